@@ -1,0 +1,59 @@
+"""Swagger UI and ReDoc served with their assets from this service (no CDN, no inline script)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+VENDOR_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+OWN_ASSETS = Path(__file__).resolve().parent.parent / "static"
+
+_SWAGGER = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title} - Swagger UI</title>
+<link rel="icon" type="image/png" href="/static/vendor/favicon.png">
+<link rel="stylesheet" href="/static/vendor/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui-bundle.js"></script>
+<script src="/static/app/swagger-init.js"></script>
+</body>
+</html>
+"""
+
+_REDOC = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - ReDoc</title>
+<link rel="icon" type="image/png" href="/static/vendor/favicon.png">
+</head>
+<body>
+<redoc spec-url="/openapi.json"></redoc>
+<script src="/static/vendor/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+
+
+def install_docs(app: FastAPI) -> None:
+    app.mount("/static/vendor", StaticFiles(directory=VENDOR_ASSETS), name="docs-vendor")
+    app.mount("/static/app", StaticFiles(directory=OWN_ASSETS), name="docs-app")
+    swagger = _SWAGGER.format(title=app.title)
+    redoc = _REDOC.format(title=app.title)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(swagger)
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc_ui() -> HTMLResponse:
+        return HTMLResponse(redoc)

@@ -1,0 +1,141 @@
+"""Registration, login, tokens, logout, verification and password reset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import ValidationError
+
+from app.api.responses import AUTHENTICATED, JSON_BODY, errors
+from app.api.routing import AppRoute
+from app.dependencies import ClientDep, ContextDep, CurrentPrincipal, SessionDep
+from app.schemas.auth import (
+    AcceptedOut,
+    EmailIn,
+    LoginIn,
+    LogoutIn,
+    MessageOut,
+    PasswordResetCompleteIn,
+    RefreshIn,
+    RegisterIn,
+    TokenIn,
+    TokenPair,
+)
+from app.schemas.users import UserOut
+from app.services.auth import AuthService
+from app.services.email import EmailService
+from app.services.passwords import PasswordService
+from app.services.users import user_out
+
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=AppRoute)
+
+ACCEPTED = AcceptedOut(detail="If the address belongs to an account, an email is on its way")
+LOGIN_ERRORS = errors(401, 403, 423, *JSON_BODY)
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409, *JSON_BODY))
+async def register(body: RegisterIn, db: SessionDep, ctx: ContextDep, client: ClientDep) -> UserOut:
+    """Create an account and send a verification email."""
+    user = await AuthService(db, ctx).register(
+        email=body.email, password=body.password, full_name=body.full_name, client=client
+    )
+    return user_out(user, [])
+
+
+@router.post("/login", responses=LOGIN_ERRORS)
+async def login(body: LoginIn, db: SessionDep, ctx: ContextDep, client: ClientDep) -> TokenPair:
+    """Log in with email and password; returns an access and a refresh token."""
+    return await AuthService(db, ctx).login(email=body.email, password=body.password, client=client)
+
+
+@router.post("/token", responses=LOGIN_ERRORS)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    db: SessionDep,
+    ctx: ContextDep,
+    client: ClientDep,
+) -> TokenPair:
+    """OAuth2 password form login (used by the docs' Authorize button)."""
+    try:
+        credentials = LoginIn(email=form.username, password=form.password)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_input=False)) from exc
+    return await AuthService(db, ctx).login(
+        email=credentials.email, password=credentials.password, client=client
+    )
+
+
+@router.post("/refresh", responses=errors(401, *JSON_BODY))
+async def refresh(body: RefreshIn, db: SessionDep, ctx: ContextDep, client: ClientDep) -> TokenPair:
+    """Trade a refresh token for a new pair; the old refresh token dies."""
+    return await AuthService(db, ctx).sessions.rotate(body.refresh_token, client)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(*AUTHENTICATED, 413, 415),
+)
+async def logout(
+    principal: CurrentPrincipal,
+    db: SessionDep,
+    ctx: ContextDep,
+    client: ClientDep,
+    body: LogoutIn | None = None,
+) -> None:
+    """Revoke the current session; its access token stops working at once."""
+    refresh_token = body.refresh_token if body else None
+    await AuthService(db, ctx).logout(principal, refresh_token=refresh_token, client=client)
+
+
+@router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(*AUTHENTICATED),
+)
+async def logout_all(
+    principal: CurrentPrincipal, db: SessionDep, ctx: ContextDep, client: ClientDep
+) -> None:
+    """Revoke every session of the current user."""
+    await AuthService(db, ctx).logout_all(principal, client=client)
+
+
+@router.post("/verify-email", responses=errors(400, *JSON_BODY))
+async def verify_email(
+    body: TokenIn, db: SessionDep, ctx: ContextDep, client: ClientDep
+) -> MessageOut:
+    """Confirm an email address with the token from the verification email."""
+    await AuthService(db, ctx).verify_email(token=body.token, client=client)
+    return MessageOut(detail="Email verified")
+
+
+@router.post(
+    "/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, responses=errors(*JSON_BODY)
+)
+async def resend_verification(body: EmailIn, ctx: ContextDep, client: ClientDep) -> AcceptedOut:
+    """Send a new verification email; the answer is the same for every address."""
+    EmailService(ctx).queue_verification_resend(body.email, client)
+    return ACCEPTED
+
+
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, responses=errors(*JSON_BODY))
+async def password_reset(body: EmailIn, ctx: ContextDep, client: ClientDep) -> AcceptedOut:
+    """Email a password reset link; the answer is the same for every address."""
+    EmailService(ctx).queue_password_reset(body.email, client)
+    return ACCEPTED
+
+
+@router.post("/password-reset/complete", responses=errors(400, *JSON_BODY))
+async def password_reset_complete(
+    body: PasswordResetCompleteIn, db: SessionDep, ctx: ContextDep, client: ClientDep
+) -> MessageOut:
+    """Set a new password with a reset token; every session is signed out."""
+    await PasswordService(db, ctx).complete_reset(
+        token=body.token, new_password=body.new_password, client=client
+    )
+    return MessageOut(detail="Password updated")

@@ -1,0 +1,141 @@
+"""`backend` command line: serve, migrate, create-admin, prune."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+
+from app.config import Settings
+
+cli = typer.Typer(
+    name="backend",
+    help="Authentication and user-management backend.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a one-line error per bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            message = error["msg"].removeprefix("Value error, ")
+            typer.echo(f"error: invalid setting {name}: {message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_database(settings: Settings) -> None:
+    from sqlalchemy import text
+
+    from app.database.connection import create_engine
+
+    async def probe() -> None:
+        engine = create_engine(settings)
+        try:
+            async with asyncio.timeout(10):
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:  # any driver error: report it in one line
+        target = settings.database_url.split("@")[-1].split("?")[0]
+        fail(f"database unreachable at {target}: {type(exc).__name__}: {exc}".splitlines()[0])
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Start the HTTP server (applies migrations first in embedded mode)."""
+    import uvicorn
+
+    from app.database.migrations import upgrade
+
+    settings = load_settings()
+    if workers > 1 and not settings.REDIS_URL:
+        fail("--workers > 1 needs REDIS_URL: limits, lockouts and revocations must be shared")
+    _check_database(settings)
+    if settings.embedded:
+        upgrade(settings)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        # The app resolves client addresses itself from TRUSTED_PROXIES.
+        proxy_headers=False,
+        forwarded_allow_ips="",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+@cli.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations (safe to run from several hosts at once on PostgreSQL)."""
+    from app.database.migrations import upgrade
+
+    settings = load_settings()
+    _check_database(settings)
+    upgrade(settings, revision)
+    typer.echo(f"database at {revision}")
+
+
+@cli.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="Admin email address.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Create a verified admin (an existing account is promoted; its password is kept)."""
+    from app.errors import AppError
+    from app.runtime import open_context
+    from app.schemas.common import normalise_email
+    from app.services.bootstrap import ensure_admin
+
+    settings = load_settings()
+    try:
+        address = normalise_email(email)
+    except ValueError as exc:
+        fail(str(exc))
+
+    async def run() -> tuple[str, bool]:
+        async with open_context(settings) as ctx, ctx.sessionmaker() as db:
+            user, created = await ensure_admin(
+                db, ctx, email=address, password=password, promote=True
+            )
+            return str(user.id), created
+
+    try:
+        user_id, created = asyncio.run(run())
+    except AppError as exc:
+        fail(exc.detail)
+    typer.echo(f"{'created' if created else 'promoted'} admin {address} ({user_id})")
+
+
+def main() -> None:
+    cli(prog_name="backend")
+
+
+if __name__ == "__main__":
+    main()

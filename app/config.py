@@ -1,0 +1,263 @@
+"""Settings: every knob of SPEC §3, read from the environment and `.env`, validated once."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+from datetime import timedelta
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./data/app.db"
+MIN_SECRET_LENGTH = 32
+# Placeholders that appear in examples and tutorials; never acceptable as real keys.
+EXAMPLE_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change-this",
+        "secret",
+        "secret-key",
+        "your-secret-key",
+        "your-secret-key-here",
+        "supersecret",
+        "replace-me-with-at-least-32-random-characters",
+        "replace-me-with-a-different-32-random-characters",
+    }
+)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated list for list settings."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def _normalise_database_url(url: str) -> str:
+    """Map plain driver URLs onto the async drivers this service uses."""
+    for plain, async_scheme in (
+        ("postgres://", "postgresql+psycopg://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return async_scheme + url[len(plain) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Application settings. Names are part of the public contract (SPEC §3)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Storage
+    DATABASE_URL: str | None = None
+    REDIS_URL: str | None = None
+    REDIS_KEY_PREFIX: str = "auth"
+
+    # Tokens
+    SECRET_KEY: SecretStr | None = None
+    PASSWORD_PEPPER: SecretStr | None = None
+    ALGORITHM: Literal["HS256", "HS384", "HS512"] = "HS256"
+    ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, gt=0, le=24 * 60)
+    REFRESH_TOKEN_EXPIRE_MINUTES: int = Field(default=10080, gt=0)
+    VERIFY_TOKEN_EXPIRE_MINUTES: int = Field(default=1440, gt=0)
+    RESET_TOKEN_EXPIRE_MINUTES: int = Field(default=60, gt=0)
+    BCRYPT_ROUNDS: int = Field(default=12, ge=4, le=31)
+
+    # OAuth providers
+    GOOGLE_CLIENT_ID: str | None = None
+    GOOGLE_CLIENT_SECRET: SecretStr | None = None
+    GITHUB_CLIENT_ID: str | None = None
+    GITHUB_CLIENT_SECRET: SecretStr | None = None
+    GOOGLE_AUTHORIZE_URL: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    GOOGLE_TOKEN_URL: str = "https://oauth2.googleapis.com/token"
+    GOOGLE_USERINFO_URL: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    GITHUB_AUTHORIZE_URL: str = "https://github.com/login/oauth/authorize"
+    GITHUB_TOKEN_URL: str = "https://github.com/login/oauth/access_token"
+    GITHUB_API_URL: str = "https://api.github.com"
+
+    # Email
+    EMAIL_BACKEND: Literal["console", "smtp", "resend"] | None = None
+    RESEND_API_KEY: SecretStr | None = None
+    RESEND_API_URL: str = "https://api.resend.com"
+    FROM_EMAIL: str = "Auth <no-reply@example.com>"
+    SMTP_HOST: str = "localhost"
+    SMTP_PORT: int = Field(default=587, gt=0, lt=65536)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: SecretStr | None = None
+    SMTP_STARTTLS: bool = True
+
+    # Behaviour
+    DEBUG: bool = False
+    TESTING: bool = False
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] | None = None
+    RATE_LIMIT_PER_MINUTE: int = Field(default=60, gt=0)
+    AUTH_RATE_LIMIT_PER_MINUTE: int = Field(default=10, gt=0)
+    ACCOUNT_LOCKOUT_THRESHOLD: int = Field(default=5, gt=0)
+    ACCOUNT_LOCKOUT_DURATION_MINUTES: float = Field(default=30, gt=0)
+    BACKEND_CORS_ORIGINS: Annotated[list[str], NoDecode] = []
+    TRUSTED_PROXIES: Annotated[list[str], NoDecode] = []
+    FRONTEND_BASE_URL: str = "http://localhost:3000"
+    BACKEND_BASE_URL: str = "http://localhost:8000"
+    FIRST_ADMIN_EMAIL: str | None = None
+    FIRST_ADMIN_PASSWORD: SecretStr | None = None
+
+    @field_validator("BACKEND_CORS_ORIGINS", "TRUSTED_PROXIES", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("BACKEND_CORS_ORIGINS")
+    @classmethod
+    def _strip_origins(cls, value: list[str]) -> list[str]:
+        return [origin.rstrip("/") for origin in value]
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # raises ValueError on junk
+        return value
+
+    @field_validator("FRONTEND_BASE_URL", "BACKEND_BASE_URL")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _normalise_db(cls, value: str | None) -> str | None:
+        return _normalise_database_url(value) if value else None
+
+    @model_validator(mode="after")
+    def _provision_and_check_secrets(self) -> Settings:
+        for name in ("SECRET_KEY", "PASSWORD_PEPPER"):
+            current: SecretStr | None = getattr(self, name)
+            if current is None and (self.embedded or self.DEBUG):
+                # Persist the generated key so tokens and passwords survive a restart.
+                current = SecretStr(_persisted_secret(self.data_dir / name.lower()))
+                object.__setattr__(self, name, current)
+            _check_secret(name, current, debug=self.DEBUG)
+        return self
+
+    # Derived values -------------------------------------------------------
+
+    @property
+    def embedded(self) -> bool:
+        """True when no database is configured: SQLite file under ./data."""
+        return self.DATABASE_URL is None
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or EMBEDDED_DATABASE_URL
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def data_dir(self) -> Path:
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(str(url.database)).parent
+        return Path("data")
+
+    @property
+    def email_backend(self) -> str:
+        if self.EMAIL_BACKEND:
+            return self.EMAIL_BACKEND
+        return "resend" if self.RESEND_API_KEY else "console"
+
+    @property
+    def log_format(self) -> str:
+        return self.LOG_FORMAT or ("console" if self.DEBUG else "json")
+
+    @property
+    def lockout_duration(self) -> timedelta:
+        minutes = self.ACCOUNT_LOCKOUT_DURATION_MINUTES
+        return timedelta(minutes=min(minutes, 1.0) if self.DEBUG else minutes)
+
+    @property
+    def access_token_ttl(self) -> timedelta:
+        return timedelta(minutes=self.ACCESS_TOKEN_EXPIRE_MINUTES)
+
+    @property
+    def refresh_token_ttl(self) -> timedelta:
+        return timedelta(minutes=self.REFRESH_TOKEN_EXPIRE_MINUTES)
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in self.TRUSTED_PROXIES)
+
+    @property
+    def secret_key(self) -> bytes:
+        return _required(self.SECRET_KEY, "SECRET_KEY")
+
+    @property
+    def password_pepper(self) -> bytes:
+        return _required(self.PASSWORD_PEPPER, "PASSWORD_PEPPER")
+
+
+def _required(value: SecretStr | None, name: str) -> bytes:
+    if value is None:  # the validator fills or refuses every secret
+        raise RuntimeError(f"{name} is not set")
+    return value.get_secret_value().encode()
+
+
+def _check_secret(name: str, value: SecretStr | None, *, debug: bool) -> None:
+    if value is None:
+        raise ValueError(f"{name} is required (at least {MIN_SECRET_LENGTH} random characters)")
+    raw = value.get_secret_value()
+    if debug:
+        return
+    if len(raw) < MIN_SECRET_LENGTH:
+        raise ValueError(f"{name} must be at least {MIN_SECRET_LENGTH} characters long")
+    if raw.strip().lower() in EXAMPLE_SECRETS:
+        raise ValueError(f"{name} is an example value; generate a random one")
+
+
+def _persisted_secret(path: Path) -> str:
+    """Read a generated secret from `path`, creating it (mode 0600) on first use."""
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: when several workers start at once, only one writes; the others read it.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Transactional email: one sender interface, console / SMTP / Resend backends."""

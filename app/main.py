@@ -1,0 +1,166 @@
+"""Application factory: settings -> services -> routers -> middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import SecretStr
+from starlette.types import ASGIApp
+
+from app import __version__
+from app.api.docs import install_docs
+from app.api.v1.endpoints import health
+from app.api.v1.router import api_router
+from app.cache.base import Store
+from app.config import Settings, get_settings
+from app.core.clock import Clock
+from app.core.logging import configure_logging
+from app.email.base import EmailSender
+from app.errors import AppError, register_exception_handlers
+from app.middleware.body_limit import BodyLimitMiddleware
+from app.middleware.cors import (
+    ALLOWED_HEADERS,
+    ALLOWED_METHODS,
+    EXPOSED_HEADERS,
+    JSONCORSMiddleware,
+)
+from app.middleware.request_id import RequestIdMiddleware
+from app.middleware.security_headers import SecurityHeadersMiddleware
+from app.runtime import open_context
+from app.schemas.common import normalise_email
+from app.services.bootstrap import ensure_admin
+from app.services.context import ServiceContext
+from app.services.health import database_ok
+
+log = structlog.get_logger(__name__)
+
+
+def _operation_id(route: APIRoute) -> str:
+    """`<tag>-<function name>`, e.g. `auth-login`, for readable generated clients."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+class AuthAPI(FastAPI):
+    """FastAPI with our outer ASGI layers wrapped around Starlette's own stack.
+
+    Layers added with `add_middleware` sit inside Starlette's error middleware,
+    so they would miss 500 responses; wrapping from outside puts the request id
+    and security headers on every response.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        settings: Settings = self.state.settings
+        proxies = settings.trusted_proxy_networks
+        app: ASGIApp = super().build_middleware_stack()
+        app = BodyLimitMiddleware(app)
+        app = JSONCORSMiddleware(
+            app,
+            allow_origins=settings.BACKEND_CORS_ORIGINS,
+            allow_methods=ALLOWED_METHODS,
+            allow_headers=ALLOWED_HEADERS,
+            expose_headers=EXPOSED_HEADERS,
+        )
+        app = RequestIdMiddleware(app, trusted_proxies=proxies)
+        return SecurityHeadersMiddleware(app, trusted_proxies=proxies)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    email_sender: EmailSender | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    store: Store | None = None,
+    email_retry_delay: float = 1.0,
+) -> FastAPI:
+    """Build the application. Arguments other than `settings` let tests swap in fakes."""
+    settings = settings or get_settings()
+    configure_logging(level=settings.LOG_LEVEL, fmt=settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_context(
+            settings,
+            clock=clock,
+            email_sender=email_sender,
+            http_transport=http_transport,
+            store=store,
+            email_retry_delay=email_retry_delay,
+        ) as ctx:
+            app.state.ctx = ctx
+            await _start(ctx)
+            yield
+        log.info("shutdown_complete")
+
+    app = AuthAPI(
+        title="Auth backend",
+        version=__version__,
+        summary="Accounts, sessions and tokens for single-page apps.",
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        openapi_tags=OPENAPI_TAGS,
+    )
+    app.state.settings = settings
+    register_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router)
+    install_docs(app)
+    return app
+
+
+async def _start(ctx: ServiceContext) -> None:
+    settings = ctx.settings
+    if not await database_ok(ctx):
+        raise RuntimeError(
+            "database unreachable: check DATABASE_URL "
+            f"({settings.database_url.split('@')[-1].split('?')[0]})"
+        )
+    if not await ctx.store.ping():
+        log.error("redis_unreachable_at_startup", fallback="per-process memory")
+    if ctx.email_sender.name == "console" and not (settings.embedded or settings.DEBUG):
+        log.warning(
+            "email_backend_console",
+            hint="emails (with their links) go to the log; set EMAIL_BACKEND=smtp or resend",
+        )
+    if settings.FIRST_ADMIN_EMAIL and settings.FIRST_ADMIN_PASSWORD:
+        await _first_admin(ctx, settings.FIRST_ADMIN_EMAIL, settings.FIRST_ADMIN_PASSWORD)
+    log.info(
+        "startup_complete",
+        version=__version__,
+        database=settings.database_url.split(":", 1)[0],
+        store=ctx.store.backend,
+        email=ctx.email_sender.name,
+    )
+
+
+async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> None:
+    try:
+        async with ctx.sessionmaker() as db:
+            user, created = await ensure_admin(
+                db,
+                ctx,
+                email=normalise_email(email),
+                password=password.get_secret_value(),
+                promote=False,
+            )
+    except AppError as exc:  # a weak password, or another worker won the race
+        log.error("first_admin_not_created", reason=exc.code.value, detail=exc.detail)
+        return
+    if created:
+        log.info("first_admin_created", user_id=str(user.id))
+
+
+OPENAPI_TAGS: list[dict[str, Any]] = [
+    {"name": "auth", "description": "Registration, login, tokens, verification, reset."},
+    {"name": "users", "description": "The signed-in user's profile, password and sessions."},
+    {"name": "health", "description": "Liveness and readiness probes."},
+]

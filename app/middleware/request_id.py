@@ -1,0 +1,85 @@
+"""Outermost layer: request id, the request log line, and the last-resort 500."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.context import request_id_var
+from app.errors import internal_error_body
+from app.middleware.responses import send_json
+from app.utils.net import IPNetwork, resolve_client_ip
+
+log = structlog.get_logger("app.request")
+MAX_REQUEST_ID = 128
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"x-request-id":
+            # Printable ASCII only, bounded: anything else could forge log lines.
+            if 0 < len(value) <= MAX_REQUEST_ID and all(0x20 < b < 0x7F for b in value):
+                return str(value.decode("ascii"))
+            return None
+    return None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (never the raw path: it may hold ids or secrets)."""
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "<unmatched>"
+
+
+class RequestIdMiddleware:
+    def __init__(self, app: ASGIApp, *, trusted_proxies: tuple[IPNetwork, ...] = ()) -> None:
+        self.app = app
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        header = (b"x-request-id", request_id.encode("ascii"))
+        status = 500
+        started = False
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled_error", route=route_template(scope), method=scope["method"])
+            if not started:
+                await _send_internal_error(send, request_id, header)
+            status = 500
+        finally:
+            duration_ms = round((time.perf_counter() - start) * 1000, 2)
+            log.info(
+                "request",
+                method=scope["method"],
+                route=route_template(scope),
+                status=status,
+                duration_ms=duration_ms,
+                client=resolve_client_ip(scope, self.trusted_proxies),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+            request_id_var.reset(token)
+
+
+async def _send_internal_error(send: Send, request_id: str, header: tuple[bytes, bytes]) -> None:
+    await send_json(send, 500, internal_error_body(request_id), headers=[header])

@@ -1,0 +1,19 @@
+"""Tables. Importing this package registers every table on SQLModel.metadata."""
+
+from app.models.audit import AuditEvent, AuditLog
+from app.models.oauth_account import OAuthAccount
+from app.models.session import RefreshToken, UserSession
+from app.models.tokens import OneTimeToken, TokenPurpose
+from app.models.user import Role, User
+
+__all__ = [
+    "AuditEvent",
+    "AuditLog",
+    "OAuthAccount",
+    "OneTimeToken",
+    "RefreshToken",
+    "Role",
+    "TokenPurpose",
+    "User",
+    "UserSession",
+]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.models.base import UTCDateTime
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    USER = "user"
+    GUEST = "guest"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # Stored trimmed and lower-cased (SPEC §6), so the unique index is case-insensitive.
+    email: str = Field(max_length=320, unique=True, index=True)
+    full_name: str | None = Field(default=None, max_length=200)
+    # None for accounts created through Google or GitHub.
+    hashed_password: str | None = Field(default=None, max_length=255)
+    role: Role = Field(
+        default=Role.USER,
+        sa_type=sa.Enum(
+            Role,
+            native_enum=False,
+            length=16,
+            values_callable=lambda roles: [r.value for r in roles],
+            name="role",
+        ),
+        index=True,
+    )
+    is_active: bool = Field(default=True)
+    is_verified: bool = Field(default=False)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,68 @@
+"""Builds and tears down what the services share: engine, store, HTTP client, hasher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+
+from app.cache.base import Store
+from app.cache.factory import build_store
+from app.config import Settings
+from app.core.background import BackgroundRunner
+from app.core.clock import Clock, SystemClock
+from app.core.jwt import AccessTokenCodec
+from app.core.security import PasswordHasher
+from app.database.connection import create_engine, create_sessionmaker
+from app.email.base import EmailSender
+from app.email.factory import build_email_sender
+from app.services.context import ServiceContext
+
+log = structlog.get_logger(__name__)
+SHUTDOWN_GRACE_SECONDS = 10.0
+OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@asynccontextmanager
+async def open_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    email_sender: EmailSender | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    store: Store | None = None,
+    email_retry_delay: float = 1.0,
+) -> AsyncIterator[ServiceContext]:
+    """Yield a ServiceContext; on exit, let background jobs finish, then close everything."""
+    clock = clock or SystemClock()
+    engine = create_engine(settings)
+    http = httpx.AsyncClient(
+        timeout=OUTBOUND_TIMEOUT, follow_redirects=False, transport=http_transport
+    )
+    ctx = ServiceContext(
+        settings=settings,
+        clock=clock,
+        hasher=PasswordHasher(pepper=settings.password_pepper, rounds=settings.BCRYPT_ROUNDS),
+        access_tokens=AccessTokenCodec(
+            key=settings.secret_key,
+            algorithm=settings.ALGORITHM,
+            issuer=settings.BACKEND_BASE_URL,
+            ttl=settings.access_token_ttl,
+            clock=clock,
+        ),
+        store=store or build_store(settings),
+        background=BackgroundRunner(),
+        email_sender=email_sender or build_email_sender(settings, http),
+        http=http,
+        sessionmaker=create_sessionmaker(engine),
+        email_retry_delay=email_retry_delay,
+    )
+    try:
+        yield ctx
+    finally:
+        await ctx.background.shutdown(SHUTDOWN_GRACE_SECONDS)
+        await http.aclose()
+        await ctx.store.close()
+        await engine.dispose()

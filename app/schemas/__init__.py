@@ -1,0 +1,1 @@
+"""Request and response bodies. Table models are never returned directly."""

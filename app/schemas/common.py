@@ -1,0 +1,76 @@
+"""Shared field types and bodies."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Generic, TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+T = TypeVar("T")
+
+# Cc = control characters (NUL included), Cs = lone surrogates (not encodable as UTF-8).
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs"})
+
+
+def _reject_control(value: str) -> str:
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def normalise_email(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    value = value.strip()
+    if len(value) > 320:
+        raise ValueError("must be at most 320 characters")
+    _reject_control(value)
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from exc
+    except UnicodeError as exc:  # odd input the IDNA codec refuses
+        raise ValueError("not a valid email address") from exc
+    return result.normalized.lower()
+
+
+SafeStr = Annotated[str, AfterValidator(_reject_control)]
+"""A string with no control characters or lone surrogates."""
+
+Email = Annotated[
+    str,
+    BeforeValidator(normalise_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
+]
+"""An email address, trimmed and lower-cased as a whole (SPEC §6)."""
+
+# Passwords are checked by the policy (422 weak_password), not here; this only
+# refuses what cannot be a password at all and bounds the work per request.
+Password = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_reject_control)]
+
+OpaqueToken = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_reject_control)]
+"""A refresh, verification, reset or exchange token as the client received it."""
+
+
+class InputModel(BaseModel):
+    """Base of every request body: unknown fields are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    detail: str = Field(examples=["Not authenticated"])
+    code: str = Field(examples=["not_authenticated"])
+
+
+class LockedErrorOut(ErrorOut):
+    locked_until: str = Field(examples=["2026-01-01T12:30:00Z"])
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    size: int

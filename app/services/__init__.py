@@ -1,0 +1,1 @@
+"""Use-cases and rules. No FastAPI here: services see data, not HTTP."""

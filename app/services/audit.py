@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.clock import Clock
+from app.models import AuditEvent, AuditLog
+from app.repositories.audit import AuditRepository
+from app.services.context import ClientInfo
+
+
+def record(
+    db: AsyncSession,
+    clock: Clock,
+    event: AuditEvent,
+    *,
+    user_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    client: ClientInfo | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit row to the current transaction. `details` must never hold a secret."""
+    client = client or ClientInfo()
+    AuditRepository(db).add(
+        AuditLog(
+            event=event.value,
+            user_id=user_id,
+            actor_id=actor_id,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            details=details or {},
+            created_at=clock.now(),
+        )
+    )

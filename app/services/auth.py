@@ -1,0 +1,194 @@
+"""Registration, login, logout and email verification."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.password_policy import password_problem
+from app.errors import (
+    AccountDisabled,
+    AccountLocked,
+    EmailNotVerified,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    WeakPassword,
+)
+from app.models import AuditEvent, Role, TokenPurpose, User
+from app.repositories.users import UserRepository
+from app.schemas.auth import TokenPair
+from app.services import audit, tokens
+from app.services.context import ClientInfo, ServiceContext
+from app.services.email import EmailService
+from app.services.lockout import Lockout
+from app.services.sessions import Principal, SessionService
+
+log = structlog.get_logger(__name__)
+
+
+def check_password(password: str, *, email: str | None = None) -> None:
+    """Raise WeakPassword unless `password` meets the policy."""
+    problem = password_problem(password, email=email)
+    if problem:
+        raise WeakPassword(problem)
+
+
+class AuthService:
+    def __init__(self, db: AsyncSession, ctx: ServiceContext) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.users = UserRepository(db)
+        self.sessions = SessionService(db, ctx)
+        self.lockout = Lockout(ctx.store, ctx.settings, ctx.clock)
+        self.email = EmailService(ctx)
+
+    async def create_user(
+        self,
+        *,
+        email: str,
+        password: str | None,
+        full_name: str | None = None,
+        role: Role = Role.USER,
+        verified: bool = False,
+    ) -> User:
+        """Insert a user (caller commits). A duplicate email raises EmailTaken."""
+        if password is not None:
+            check_password(password, email=email)
+        if await self.users.get_by_email(email) is not None:
+            raise EmailTaken()
+        now = self.ctx.clock.now()
+        hashed = await self.ctx.hasher.hash(password) if password is not None else None
+        user = User(
+            email=email,
+            full_name=full_name,
+            hashed_password=hashed,
+            role=role,
+            is_verified=verified,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            return await self.users.add(user)
+        except IntegrityError as exc:  # lost a race with a concurrent registration
+            await self.db.rollback()
+            raise EmailTaken() from exc
+
+    async def register(
+        self, *, email: str, password: str, full_name: str | None, client: ClientInfo
+    ) -> User:
+        """Create an unverified account and mail a verification link."""
+        user = await self.create_user(email=email, password=password, full_name=full_name)
+        audit.record(self.db, self.ctx.clock, AuditEvent.REGISTER, user_id=user.id, client=client)
+        await self.db.commit()
+        self.email.queue_verification(user.id, client)
+        return user
+
+    async def login(self, *, email: str, password: str, client: ClientInfo) -> TokenPair:
+        """Check credentials with equal work on every branch (SECURITY rule 1)."""
+        user = await self.users.get_by_email(email)
+        # Always pay for bcrypt: unknown emails are checked against a dummy hash.
+        password_ok = await self.ctx.hasher.verify(password, user.hashed_password if user else None)
+        locked_until = await self.lockout.locked_until(email)
+        if locked_until is not None:
+            await self._login_failed(user, client, reason="locked")
+            raise AccountLocked(locked_until)
+        if not password_ok or user is None:
+            locked_until = await self.lockout.record_failure(email)
+            await self._login_failed(user, client, reason="bad_credentials", locked=locked_until)
+            if locked_until is not None:
+                raise AccountLocked(locked_until)
+            raise InvalidCredentials()
+        if not user.is_verified:
+            await self._login_failed(user, client, reason="email_not_verified")
+            raise EmailNotVerified()
+        if not user.is_active:
+            await self._login_failed(user, client, reason="account_disabled")
+            raise AccountDisabled()
+        await self.lockout.clear(email)
+        if self.ctx.hasher.needs_rehash(user.hashed_password or ""):
+            user.hashed_password = await self.ctx.hasher.hash(password)
+        pair = await self.sessions.start(user, client)
+        audit.record(
+            self.db, self.ctx.clock, AuditEvent.LOGIN_SUCCESS, user_id=user.id, client=client
+        )
+        await self.db.commit()
+        return pair
+
+    async def _login_failed(
+        self,
+        user: User | None,
+        client: ClientInfo,
+        *,
+        reason: str,
+        locked: object | None = None,
+    ) -> None:
+        user_id = user.id if user else None
+        audit.record(
+            self.db,
+            self.ctx.clock,
+            AuditEvent.LOGIN_FAILED,
+            user_id=user_id,
+            client=client,
+            details={"reason": reason},
+        )
+        if locked is not None:
+            audit.record(
+                self.db, self.ctx.clock, AuditEvent.ACCOUNT_LOCKED, user_id=user_id, client=client
+            )
+        await self.db.commit()
+
+    async def verify_email(self, *, token: str, client: ClientInfo) -> None:
+        """Spend a verification token and mark the address verified."""
+        spent = await tokens.consume(self.db, self.ctx.clock, token, TokenPurpose.VERIFY_EMAIL)
+        if spent is None:
+            raise InvalidToken()
+        user = await self.users.get(spent.user_id)
+        if user is None:
+            raise InvalidToken()
+        if not user.is_verified:
+            user.is_verified = True
+            user.updated_at = self.ctx.clock.now()
+            audit.record(
+                self.db, self.ctx.clock, AuditEvent.EMAIL_VERIFIED, user_id=user.id, client=client
+            )
+        await self.db.commit()
+
+    async def logout(
+        self, principal: Principal, *, refresh_token: str | None, client: ClientInfo
+    ) -> None:
+        """Revoke the caller's session, and the refresh token's session if it is theirs."""
+        user_id = principal.user.id
+        revoked = [principal.session_id]
+        await self.sessions.revoke(principal.session_id, reason="logout")
+        if refresh_token:
+            other = await self.sessions.session_of_refresh_token(refresh_token)
+            if other is not None and other.user_id == user_id and other.id not in revoked:
+                await self.sessions.revoke(other.id, reason="logout")
+                revoked.append(other.id)
+        audit.record(
+            self.db,
+            self.ctx.clock,
+            AuditEvent.LOGOUT,
+            user_id=user_id,
+            actor_id=user_id,
+            client=client,
+            details={"session_ids": [str(sid) for sid in revoked]},
+        )
+        await self.db.commit()
+
+    async def logout_all(self, principal: Principal, *, client: ClientInfo) -> None:
+        """Revoke every session of the caller."""
+        user_id = principal.user.id
+        revoked = await self.sessions.revoke_all(user_id, reason="logout_all")
+        audit.record(
+            self.db,
+            self.ctx.clock,
+            AuditEvent.LOGOUT_ALL,
+            user_id=user_id,
+            actor_id=user_id,
+            client=client,
+            details={"sessions": len(revoked)},
+        )
+        await self.db.commit()

@@ -1,0 +1,40 @@
+"""What every service needs, built once in the application's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.cache.base import Store
+from app.config import Settings
+from app.core.background import BackgroundRunner
+from app.core.clock import Clock
+from app.core.jwt import AccessTokenCodec
+from app.core.security import PasswordHasher
+from app.email.base import EmailSender
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Where a request came from, for audit rows and session records."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(slots=True)
+class ServiceContext:
+    settings: Settings
+    clock: Clock
+    hasher: PasswordHasher
+    access_tokens: AccessTokenCodec
+    store: Store
+    background: BackgroundRunner
+    email_sender: EmailSender
+    http: httpx.AsyncClient
+    sessionmaker: async_sessionmaker[AsyncSession]
+    # First backoff step between email retries (doubles each time).
+    email_retry_delay: float = 1.0

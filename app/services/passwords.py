@@ -1,0 +1,87 @@
+"""Password reset and change."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.errors import InvalidToken, NoPassword, WrongPassword
+from app.models import AuditEvent, TokenPurpose
+from app.repositories.tokens import OneTimeTokenRepository
+from app.repositories.users import UserRepository
+from app.services import audit, tokens
+from app.services.auth import check_password
+from app.services.context import ClientInfo, ServiceContext
+from app.services.lockout import Lockout
+from app.services.sessions import Principal, SessionService
+
+
+class PasswordService:
+    def __init__(self, db: AsyncSession, ctx: ServiceContext) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.users = UserRepository(db)
+        self.sessions = SessionService(db, ctx)
+
+    async def complete_reset(self, *, token: str, new_password: str, client: ClientInfo) -> None:
+        """Set a new password with a reset token; sign out everywhere and lift any lockout."""
+        clock = self.ctx.clock
+        # Policy first: a weak password must not spend the token.
+        check_password(new_password)
+        spent = await tokens.consume(self.db, clock, token, TokenPurpose.PASSWORD_RESET)
+        user = await self.users.get(spent.user_id) if spent else None
+        if user is None or not user.is_active:
+            await self.db.rollback()
+            raise InvalidToken()
+        check_password(new_password, email=user.email)
+        now = clock.now()
+        user.hashed_password = await self.ctx.hasher.hash(new_password)
+        # The link reached the mailbox, which proves the address.
+        user.is_verified = True
+        user.updated_at = now
+        await OneTimeTokenRepository(self.db).void_all(user.id, TokenPurpose.PASSWORD_RESET, now)
+        revoked = await self.sessions.revoke_all(user.id, reason="password_reset")
+        await Lockout(self.ctx.store, self.ctx.settings, clock).clear(user.email)
+        audit.record(
+            self.db,
+            clock,
+            AuditEvent.PASSWORD_RESET_COMPLETED,
+            user_id=user.id,
+            actor_id=user.id,
+            client=client,
+            details={"sessions_revoked": len(revoked)},
+        )
+        await self.db.commit()
+
+    async def change(
+        self,
+        principal: Principal,
+        *,
+        current_password: str,
+        new_password: str,
+        client: ClientInfo,
+    ) -> None:
+        """Change the caller's password and sign out their other sessions."""
+        user = await self.users.get(principal.user.id)
+        if user is None:
+            raise InvalidToken()
+        if user.hashed_password is None:
+            raise NoPassword()
+        if not await self.ctx.hasher.verify(current_password, user.hashed_password):
+            raise WrongPassword()
+        check_password(new_password, email=user.email)
+        user.hashed_password = await self.ctx.hasher.hash(new_password)
+        user.updated_at = self.ctx.clock.now()
+        self.db.add(user)
+        revoked = await self.sessions.revoke_all(
+            user.id, reason="password_changed", keep=principal.session_id
+        )
+        audit.record(
+            self.db,
+            self.ctx.clock,
+            AuditEvent.PASSWORD_CHANGED,
+            user_id=user.id,
+            actor_id=user.id,
+            client=client,
+            details={"sessions_revoked": len(revoked)},
+        )
+        await self.db.commit()

@@ -1,0 +1,148 @@
+"""Sessions: one per signed-in device, with a rotating family of refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.jwt import AccessClaims
+from app.core.security import hash_token, new_token
+from app.errors import InvalidRefreshToken, NotAuthenticated
+from app.models import AuditEvent, RefreshToken, User, UserSession
+from app.repositories.sessions import RefreshTokenRepository, SessionRepository
+from app.schemas.auth import TokenPair
+from app.services import audit
+from app.services.context import ClientInfo, ServiceContext
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: the user and the session their token belongs to."""
+
+    user: User
+    session_id: uuid.UUID
+
+
+class SessionService:
+    def __init__(self, db: AsyncSession, ctx: ServiceContext) -> None:
+        self.db = db
+        self.ctx = ctx
+        self.sessions = SessionRepository(db)
+        self.refresh_tokens = RefreshTokenRepository(db)
+
+    async def start(self, user: User, client: ClientInfo) -> TokenPair:
+        """Open a session for `user` and return its first token pair (caller commits)."""
+        now = self.ctx.clock.now()
+        session = await self.sessions.add(
+            UserSession(
+                user_id=user.id,
+                user_agent=client.user_agent,
+                ip=client.ip,
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + self.ctx.settings.refresh_token_ttl,
+            )
+        )
+        return await self._pair(session, parent_id=None)
+
+    async def _pair(self, session: UserSession, *, parent_id: uuid.UUID | None) -> TokenPair:
+        raw = new_token()
+        await self.refresh_tokens.add(
+            RefreshToken(
+                session_id=session.id,
+                parent_id=parent_id,
+                token_hash=hash_token(raw),
+                created_at=self.ctx.clock.now(),
+                expires_at=session.expires_at,
+            )
+        )
+        access = self.ctx.access_tokens.encode(user_id=session.user_id, session_id=session.id)
+        return TokenPair(
+            access_token=access,
+            refresh_token=raw,
+            expires_in=self.ctx.access_tokens.ttl_seconds,
+        )
+
+    async def rotate(self, raw: str, client: ClientInfo) -> TokenPair:
+        """Trade a refresh token for a new pair. A second use revokes the whole session."""
+        now = self.ctx.clock.now()
+        token_hash = hash_token(raw)
+        consumed = await self.refresh_tokens.consume(token_hash, now)
+        if consumed is None:
+            await self._handle_dead_token(token_hash, client)
+            raise InvalidRefreshToken()
+        found = await self.sessions.get_with_user(consumed.session_id)
+        if found is None:
+            raise InvalidRefreshToken()
+        session, user = found
+        if session.revoked_at is not None or session.expires_at <= now or not user.is_active:
+            await self.db.rollback()
+            raise InvalidRefreshToken()
+        await self.sessions.touch(session.id, now)
+        pair = await self._pair(session, parent_id=consumed.id)
+        audit.record(
+            self.db,
+            self.ctx.clock,
+            AuditEvent.TOKEN_REFRESHED,
+            user_id=user.id,
+            actor_id=user.id,
+            client=client,
+            details={"session_id": str(session.id)},
+        )
+        await self.db.commit()
+        return pair
+
+    async def _handle_dead_token(self, token_hash: str, client: ClientInfo) -> None:
+        existing = await self.refresh_tokens.get_by_hash(token_hash)
+        if existing is None or existing.used_at is None:
+            return  # unknown, or expired without use: nothing to defend
+        session = await self.sessions.get(existing.session_id)
+        if session is None:
+            return
+        revoked = await self.revoke(session.id, reason="refresh_reuse")
+        audit.record(
+            self.db,
+            self.ctx.clock,
+            AuditEvent.REFRESH_TOKEN_REUSE,
+            user_id=session.user_id,
+            client=client,
+            details={"session_id": str(session.id), "session_revoked": revoked},
+        )
+        await self.db.commit()
+        log.warning("refresh_token_reuse", session_id=str(session.id))
+
+    async def authenticate(self, claims: AccessClaims) -> Principal:
+        """Resolve a verified access token to a live session and an active user."""
+        found = await self.sessions.get_with_user(claims.session_id)
+        if found is None:
+            raise NotAuthenticated()
+        session, user = found
+        if (
+            session.user_id != claims.user_id
+            or session.revoked_at is not None
+            or session.expires_at <= self.ctx.clock.now()
+            or not user.is_active
+        ):
+            raise NotAuthenticated()
+        return Principal(user=user, session_id=session.id)
+
+    async def revoke(self, session_id: uuid.UUID, *, reason: str) -> bool:
+        """Revoke one session (caller commits). Its access tokens stop working at once."""
+        return await self.sessions.revoke(session_id, now=self.ctx.clock.now(), reason=reason)
+
+    async def revoke_all(
+        self, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
+    ) -> list[uuid.UUID]:
+        """Revoke every session of a user except `keep` (caller commits)."""
+        return await self.sessions.revoke_all(
+            user_id, now=self.ctx.clock.now(), reason=reason, keep=keep
+        )
+
+    async def session_of_refresh_token(self, raw: str) -> UserSession | None:
+        token = await self.refresh_tokens.get_by_hash(hash_token(raw))
+        return None if token is None else await self.sessions.get(token.session_id)
