@@ -42,9 +42,7 @@ def _admin_conninfo(url: str) -> tuple[str, str]:
     """A libpq URL for the server's maintenance database, and the server URL's base."""
     parsed = make_url(url)
     admin = parsed.set(drivername="postgresql", database=parsed.database or "postgres")
-    return admin.render_as_string(hide_password=False), parsed.render_as_string(
-        hide_password=False
-    )
+    return admin.render_as_string(hide_password=False), parsed.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -158,7 +156,10 @@ async def make_harness(database_url: str) -> AsyncIterator[HarnessFactory]:
         started: list[Harness] = []
 
         async def make(
-            *, clock: FakeClock | None = None, app_kwargs: dict[str, Any] | None = None, **overrides: Any
+            *,
+            clock: FakeClock | None = None,
+            app_kwargs: dict[str, Any] | None = None,
+            **overrides: Any,
         ) -> Harness:
             settings = base_settings(database_url, **overrides)
             mailbox = Mailbox()

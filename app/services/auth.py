@@ -95,8 +95,10 @@ class AuthService:
             await self._login_failed(user, client, reason="locked")
             raise AccountLocked(locked_until)
         if not password_ok or user is None:
-            locked_until = await self.lockout.record_failure(email)
-            await self._login_failed(user, client, reason="bad_credentials", locked=locked_until)
+            locked_until, newly_locked = await self.lockout.record_failure(email)
+            await self._login_failed(
+                user, client, reason="bad_credentials", newly_locked=newly_locked
+            )
             if locked_until is not None:
                 raise AccountLocked(locked_until)
             raise InvalidCredentials()
@@ -122,7 +124,7 @@ class AuthService:
         client: ClientInfo,
         *,
         reason: str,
-        locked: object | None = None,
+        newly_locked: bool = False,
     ) -> None:
         user_id = user.id if user else None
         audit.record(
@@ -133,7 +135,7 @@ class AuthService:
             client=client,
             details={"reason": reason},
         )
-        if locked is not None:
+        if newly_locked:
             audit.record(
                 self.db, self.ctx.clock, AuditEvent.ACCOUNT_LOCKED, user_id=user_id, client=client
             )

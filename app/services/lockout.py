@@ -30,24 +30,29 @@ class Lockout:
         until = datetime.fromisoformat(value)
         return until if until > self._clock.now() else None
 
-    async def record_failure(self, email: str) -> datetime | None:
-        """Count a failure; return the lock's end when this failure reaches the threshold.
+    async def record_failure(self, email: str) -> tuple[datetime | None, bool]:
+        """Count a failure. Returns (end of the lock or None, whether this call locked).
 
         INCR is atomic, so under concurrent attempts exactly threshold-1 of them
-        see a count below the threshold; every later one is told it is locked.
+        see a count below the threshold; every later one is told it is locked,
+        and only one of them places the lock (and is audited as doing so).
         """
         duration = self._settings.lockout_duration
+        ttl = duration.total_seconds()
         ident = self._id(email)
-        count = await self._store.incr(f"lock:fail:{ident}", ttl=duration.total_seconds())
+        count = await self._store.incr(f"lock:fail:{ident}", ttl=ttl)
         if count < self._settings.ACCOUNT_LOCKOUT_THRESHOLD:
-            return None
+            return None, False
         until = self._clock.now() + duration
-        if await self._store.set_if_absent(
-            f"lock:until:{ident}", until.isoformat(), ttl=duration.total_seconds()
-        ):
-            await self._store.delete(f"lock:fail:{ident}")
-            return until
-        return await self.locked_until(email) or until
+        key = f"lock:until:{ident}"
+        placed = await self._store.set_if_absent(key, until.isoformat(), ttl=ttl)
+        if not placed:
+            current = await self.locked_until(email)
+            if current is not None:
+                return current, False
+            await self._store.set(key, until.isoformat(), ttl=ttl)  # replace an ended lock
+        await self._store.delete(f"lock:fail:{ident}")
+        return until, True
 
     async def clear(self, email: str) -> bool:
         """Lift a lock and forget failures; True when a lock was active."""

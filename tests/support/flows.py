@@ -12,6 +12,7 @@ from tests.support.mail import Mailbox
 
 PASSWORD = "correct horse battery staple"
 API = "/api/v1"
+JSON = {"Content-Type": "application/json"}
 
 
 def new_email(prefix: str = "user") -> str:
@@ -23,11 +24,14 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def register(
-    client: httpx.AsyncClient, email: str | None = None, password: str = PASSWORD, **extra: Any
+    client: httpx.AsyncClient,
+    email: str | None = None,
+    password: str = PASSWORD,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> httpx.Response:
-    return await client.post(
-        f"{API}/auth/register", json={"email": email or new_email(), "password": password, **extra}
-    )
+    body = {"email": email or new_email(), "password": password, **extra}
+    return await client.post(f"{API}/auth/register", json=body, headers=headers)
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:

@@ -1,0 +1,117 @@
+"""Settings: list parsing, URL normalisation, production key checks, embedded key files."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings
+
+GOOD = "s" * 40
+
+
+def make(**values: object) -> Settings:
+    values.setdefault("SECRET_KEY", GOOD)
+    values.setdefault("PASSWORD_PEPPER", GOOD)
+    values.setdefault("DATABASE_URL", "postgresql://u@db/app")
+    return Settings(_env_file=None, **values)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('["https://a.example","https://b.example/"]', ["https://a.example", "https://b.example"]),
+        ("https://a.example, https://b.example", ["https://a.example", "https://b.example"]),
+        ("", []),
+    ],
+)
+def test_cors_origins_accept_json_or_comma_lists(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("BACKEND_CORS_ORIGINS", raw)
+    assert make().BACKEND_CORS_ORIGINS == expected
+
+
+def test_trusted_proxies_parse_and_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.1")
+    networks = make().trusted_proxy_networks
+    assert [str(n) for n in networks] == ["10.0.0.0/8", "192.168.1.1/32"]
+    monkeypatch.setenv("TRUSTED_PROXIES", "not-an-ip")
+    with pytest.raises(ValidationError):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:///./x.db", "sqlite+aiosqlite:///./x.db"),
+    ],
+)
+def test_database_urls_are_mapped_to_async_drivers(url: str, expected: str) -> None:
+    assert make(DATABASE_URL=url).database_url == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (None, "SECRET_KEY is required"),
+        ("short", "at least 32"),
+        ("changeme", "at least 32"),
+        ("replace-me-with-at-least-32-random-characters", "example value"),
+    ],
+)
+def test_production_refuses_bad_secret_keys(key: str | None, message: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        make(SECRET_KEY=key)
+    assert message in str(excinfo.value)
+    assert "SECRET_KEY" in str(excinfo.value)
+
+
+def test_pepper_is_checked_like_the_secret_key() -> None:
+    with pytest.raises(ValidationError, match="PASSWORD_PEPPER"):
+        make(PASSWORD_PEPPER="tiny")
+
+
+def test_debug_tolerates_short_keys() -> None:
+    assert make(SECRET_KEY="short", DEBUG=True).secret_key == b"short"
+
+
+def test_embedded_mode_generates_and_persists_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = Settings(_env_file=None)
+    assert first.embedded and first.database_url == "sqlite+aiosqlite:///./data/app.db"
+    key_file = tmp_path / "data" / "secret_key"
+    assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert len(first.secret_key) >= 32 and first.secret_key != first.password_pepper
+    second = Settings(_env_file=None)
+    assert second.secret_key == first.secret_key
+    assert second.password_pepper == first.password_pepper
+
+
+def test_lockout_duration_accepts_fractions_and_is_capped_in_debug() -> None:
+    assert make(ACCOUNT_LOCKOUT_DURATION_MINUTES=0.1).lockout_duration == timedelta(seconds=6)
+    assert make(ACCOUNT_LOCKOUT_DURATION_MINUTES=30, DEBUG=True).lockout_duration == timedelta(
+        minutes=1
+    )
+
+
+def test_email_backend_defaults() -> None:
+    assert make().email_backend == "console"
+    assert make(RESEND_API_KEY="re_123").email_backend == "resend"
+    assert make(RESEND_API_KEY="re_123", EMAIL_BACKEND="smtp").email_backend == "smtp"
+
+
+def test_base_urls_must_be_http_and_lose_trailing_slash() -> None:
+    assert make(FRONTEND_BASE_URL="https://app.example/").FRONTEND_BASE_URL == (
+        "https://app.example"
+    )
+    with pytest.raises(ValidationError):
+        make(FRONTEND_BASE_URL="javascript:alert(1)")
