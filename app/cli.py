@@ -29,9 +29,13 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
-            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = ".".join(str(part) for part in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
-            typer.echo(f"error: invalid setting {name}: {message}", err=True)
+            # Whole-model checks (secrets) already name their setting in the message.
+            typer.echo(
+                f"error: invalid setting {name}: {message}" if name else f"error: {message}",
+                err=True,
+            )
         raise typer.Exit(2) from None
 
 

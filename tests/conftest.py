@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,27 +45,38 @@ def _admin_conninfo(url: str) -> tuple[str, str]:
     return admin.render_as_string(hide_password=False), parsed.render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def empty_database(directory: Path) -> Iterator[str]:
+    """A new, empty database: a SQLite file, or a PostgreSQL database dropped afterwards."""
     server = os.environ.get("TEST_DATABASE_URL")
     if not server:
-        path = tmp_path_factory.mktemp("db") / "test.db"
-        url = f"sqlite+aiosqlite:///{path}"
-        upgrade(base_settings(url))
-        yield url
+        yield f"sqlite+aiosqlite:///{directory / f'{uuid.uuid4().hex[:8]}.db'}"
         return
     admin, base = _admin_conninfo(server)
     name = f"test_auth_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(base).set(drivername="postgresql+psycopg", database=name)
-    rendered = url.render_as_string(hide_password=False)
     try:
-        upgrade(base_settings(rendered))
-        yield rendered
+        yield url.render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's database, migrated once."""
+    with empty_database(tmp_path_factory.mktemp("db")) as url:
+        upgrade(base_settings(url))
+        yield url
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database for tests that build the schema themselves."""
+    with empty_database(tmp_path) as url:
+        yield url
 
 
 def base_settings(database_url: str, **overrides: Any) -> Settings:
@@ -164,13 +175,14 @@ async def make_harness(database_url: str) -> AsyncIterator[HarnessFactory]:
             settings = base_settings(database_url, **overrides)
             mailbox = Mailbox()
             clock = clock or FakeClock()
-            app = create_app(
-                settings,
-                clock=clock,
-                email_sender=mailbox,
-                email_retry_delay=0.001,
+            # app_kwargs override the defaults; email_sender=None means "the configured backend".
+            kwargs: dict[str, Any] = {
+                "clock": clock,
+                "email_sender": mailbox,
+                "email_retry_delay": 0.001,
                 **(app_kwargs or {}),
-            )
+            }
+            app = create_app(settings, **kwargs)
             await stack.enter_async_context(app.router.lifespan_context(app))
             client = await stack.enter_async_context(make_client(app))
             harness = Harness(app, client, mailbox, clock, settings)
