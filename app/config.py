@@ -121,6 +121,29 @@ class Settings(BaseSettings):
     FIRST_ADMIN_EMAIL: str | None = None
     FIRST_ADMIN_PASSWORD: SecretStr | None = None
 
+    @field_validator(
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "PASSWORD_PEPPER",
+        "GOOGLE_CLIENT_ID",
+        "GOOGLE_CLIENT_SECRET",
+        "GITHUB_CLIENT_ID",
+        "GITHUB_CLIENT_SECRET",
+        "EMAIL_BACKEND",
+        "RESEND_API_KEY",
+        "SMTP_USERNAME",
+        "SMTP_PASSWORD",
+        "LOG_FORMAT",
+        "FIRST_ADMIN_EMAIL",
+        "FIRST_ADMIN_PASSWORD",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # `NAME=` in a .env file means "not set", not "set to the empty string".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("BACKEND_CORS_ORIGINS", "TRUSTED_PROXIES", mode="before")
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
@@ -149,6 +172,12 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_db(cls, value: str | None) -> str | None:
         return _normalise_database_url(value) if value else None
+
+    @model_validator(mode="after")
+    def _check_email_backend(self) -> Settings:
+        if self.EMAIL_BACKEND == "resend" and self.RESEND_API_KEY is None:
+            raise ValueError("EMAIL_BACKEND=resend needs RESEND_API_KEY")
+        return self
 
     @model_validator(mode="after")
     def _provision_and_check_secrets(self) -> Settings:

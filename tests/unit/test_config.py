@@ -115,3 +115,39 @@ def test_base_urls_must_be_http_and_lose_trailing_slash() -> None:
     )
     with pytest.raises(ValidationError):
         make(FRONTEND_BASE_URL="javascript:alert(1)")
+
+
+def test_blank_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "RESEND_API_KEY",
+        "EMAIL_BACKEND",
+        "SMTP_USERNAME",
+        "GOOGLE_CLIENT_ID",
+        "REDIS_URL",
+    ):
+        monkeypatch.setenv(name, "")
+    settings = make()
+    assert settings.RESEND_API_KEY is None and settings.email_backend == "console"
+    assert settings.SMTP_USERNAME is None and settings.REDIS_URL is None
+
+
+def test_resend_backend_needs_a_key() -> None:
+    with pytest.raises(ValidationError, match="RESEND_API_KEY"):
+        make(EMAIL_BACKEND="resend")
+
+
+def test_the_example_env_file_lists_every_setting(repo_root: Path) -> None:
+    example = (repo_root / ".env.example").read_text()
+    names = {
+        line.split("=", 1)[0]
+        for line in example.splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert names == set(Settings.model_fields)
+    settings = Settings(_env_file=repo_root / ".env.example", SECRET_KEY=GOOD, PASSWORD_PEPPER=GOOD)
+    assert settings.DATABASE_URL == "postgresql+psycopg://auth:auth@localhost:5432/auth"
+
+
+def test_the_example_keys_are_refused(repo_root: Path) -> None:
+    with pytest.raises(ValidationError, match="example value"):
+        Settings(_env_file=repo_root / ".env.example")
