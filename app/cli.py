@@ -137,6 +137,30 @@ def create_admin(
     typer.echo(f"{'created' if created else 'promoted'} admin {address} ({user_id})")
 
 
+@cli.command()
+def prune(
+    session_days: Annotated[
+        float, typer.Option(min=0, help="Keep revoked or expired sessions this many days.")
+    ] = 7,
+    audit_days: Annotated[float, typer.Option(min=0, help="Keep audit rows this many days.")] = 365,
+) -> None:
+    """Delete expired one-time tokens, dead sessions and old audit rows (cron-safe)."""
+    from app.runtime import open_context
+    from app.services.maintenance import prune as run_prune
+
+    settings = load_settings()
+
+    async def run() -> str:
+        async with open_context(settings) as ctx:
+            report = await run_prune(ctx, session_days=session_days, audit_days=audit_days)
+        return (
+            f"pruned {report.tokens} one-time tokens, {report.sessions} sessions, "
+            f"{report.audit_rows} audit rows"
+        )
+
+    typer.echo(asyncio.run(run()))
+
+
 def main() -> None:
     cli(prog_name="backend")
 

@@ -182,3 +182,9 @@ def test_serve_on_a_fresh_directory_end_to_end(tmp_path: Path) -> None:
     assert {"request_id", "method", "route", "status", "duration_ms", "client"} <= set(requests[0])
     assert not any(line.get("logger") == "uvicorn.access" for line in lines)
     assert any(line.get("event") == "shutdown_complete" for line in lines)
+
+
+def test_prune_command(env: dict[str, str]) -> None:
+    result = runner.invoke(cli, ["prune", "--session-days", "7", "--audit-days", "30"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "pruned 0 one-time tokens, 0 sessions, 0 audit rows"

@@ -149,6 +149,9 @@ def upgrade() -> None:
             batch_op.f("ix_sessions_expires_at"), ["expires_at"], unique=False
         )
         batch_op.create_index(
+            batch_op.f("ix_sessions_revoked_at"), ["revoked_at"], unique=False
+        )
+        batch_op.create_index(
             batch_op.f("ix_sessions_user_id"), ["user_id"], unique=False
         )
 
@@ -183,6 +186,7 @@ def downgrade() -> None:
     op.drop_table("refresh_tokens")
     with op.batch_alter_table("sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sessions_user_id"))
+        batch_op.drop_index(batch_op.f("ix_sessions_revoked_at"))
         batch_op.drop_index(batch_op.f("ix_sessions_expires_at"))
 
     op.drop_table("sessions")

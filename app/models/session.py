@@ -21,7 +21,7 @@ class UserSession(SQLModel, table=True):
     last_used_at: datetime = Field(sa_type=UTCDateTime)
     # Absolute end of the session, fixed at login; rotation never extends it.
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
-    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     revoke_reason: str | None = Field(default=None, max_length=32)
 
 
