@@ -63,6 +63,7 @@ async def open_context(
         yield ctx
     finally:
         await ctx.background.shutdown(SHUTDOWN_GRACE_SECONDS)
+        ctx.hasher.close()
         await http.aclose()
         await ctx.store.close()
         await engine.dispose()

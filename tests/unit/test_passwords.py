@@ -113,3 +113,25 @@ def test_policy_accepts(password: str) -> None:
 def test_policy_counts_code_points_not_bytes() -> None:
     assert password_problem("é" * 8) is None  # 16 bytes, 8 characters
     assert password_problem("🔐" * 7) is not None  # 28 bytes but only 7 characters
+
+
+async def test_hashing_runs_on_low_priority_threads_of_its_own() -> None:
+    import os
+    import threading
+
+    seen: list[tuple[str, int]] = []
+
+    class Probe(PasswordHasher):
+        def verify_sync(self, password: str, stored: str | None) -> bool:
+            tid = threading.get_native_id()
+            seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, tid)))
+            return super().verify_sync(password, stored)
+
+    hasher = Probe(pepper=PEPPER, rounds=4, threads=2)
+    try:
+        await hasher.verify("x", None)
+    finally:
+        hasher.close()
+    [(name, nice)] = seen
+    assert name.startswith("bcrypt")
+    assert nice >= os.getpriority(os.PRIO_PROCESS, 0) + 10 or nice == 19
