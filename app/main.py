@@ -30,6 +30,7 @@ from app.middleware.cors import (
     EXPOSED_HEADERS,
     JSONCORSMiddleware,
 )
+from app.middleware.rate_limit import RateLimitMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import open_context
@@ -58,6 +59,7 @@ class AuthAPI(FastAPI):
         settings: Settings = self.state.settings
         proxies = settings.trusted_proxy_networks
         app: ASGIApp = super().build_middleware_stack()
+        app = RateLimitMiddleware(app, settings=settings)
         app = BodyLimitMiddleware(app)
         app = JSONCORSMiddleware(
             app,

@@ -9,11 +9,13 @@ import httpx
 import structlog
 
 from app.cache.base import Store
-from app.cache.factory import build_store
+from app.cache.factory import build_redis, build_store
+from app.cache.resilient import RedisHealth
 from app.config import Settings
 from app.core.background import BackgroundRunner
 from app.core.clock import Clock, SystemClock
 from app.core.jwt import AccessTokenCodec
+from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
 from app.database.connection import create_engine, create_sessionmaker
 from app.email.base import EmailSender
@@ -38,6 +40,9 @@ async def open_context(
     """Yield a ServiceContext; on exit, let background jobs finish, then close everything."""
     clock = clock or SystemClock()
     engine = create_engine(settings)
+    # One Redis pool and one view of its health, shared by the store and the limiter.
+    redis = build_redis(settings)
+    redis_health = RedisHealth()
     http = httpx.AsyncClient(
         timeout=OUTBOUND_TIMEOUT, follow_redirects=False, transport=http_transport
     )
@@ -52,7 +57,9 @@ async def open_context(
             ttl=settings.access_token_ttl,
             clock=clock,
         ),
-        store=store or build_store(settings),
+        store=store or build_store(settings, redis, redis_health),
+        limiter=RateLimiter(redis=redis, prefix=settings.REDIS_KEY_PREFIX, health=redis_health),
+        redis_health=redis_health if redis is not None else None,
         background=BackgroundRunner(),
         email_sender=email_sender or build_email_sender(settings, http),
         http=http,
@@ -66,4 +73,6 @@ async def open_context(
         ctx.hasher.close()
         await http.aclose()
         await ctx.store.close()
+        if redis is not None:
+            await redis.aclose()
         await engine.dispose()

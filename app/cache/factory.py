@@ -12,6 +12,7 @@ REDIS_TIMEOUT_SECONDS = 0.5
 
 
 def build_redis(settings: Settings) -> Redis | None:
+    """The one Redis client (and pool) of the process, or None without REDIS_URL."""
     if not settings.REDIS_URL:
         return None
     return Redis.from_url(
@@ -22,11 +23,8 @@ def build_redis(settings: Settings) -> Redis | None:
     )
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, client: Redis | None, health: RedisHealth) -> Store:
     """Redis with a per-process fallback when REDIS_URL is set, else process memory."""
-    client = build_redis(settings)
     if client is None:
         return MemoryStore()
-    return ResilientStore(
-        RedisStore(client, prefix=settings.REDIS_KEY_PREFIX), health=RedisHealth()
-    )
+    return ResilientStore(RedisStore(client, prefix=settings.REDIS_KEY_PREFIX), health=health)

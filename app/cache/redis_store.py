@@ -97,7 +97,7 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
-        await self._client.aclose()
+        """The client is shared; whoever built it closes it."""
 
 
 def _text(value: Any) -> str:

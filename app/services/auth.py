@@ -22,6 +22,7 @@ from app.schemas.auth import TokenPair
 from app.services import audit, tokens
 from app.services.context import ClientInfo, ServiceContext
 from app.services.email import EmailService
+from app.services.limits import check_account_limit
 from app.services.lockout import Lockout
 from app.services.sessions import Principal, SessionService
 
@@ -87,6 +88,7 @@ class AuthService:
 
     async def login(self, *, email: str, password: str, client: ClientInfo) -> TokenPair:
         """Check credentials with equal work on every branch (SECURITY rule 1)."""
+        await check_account_limit(self.ctx, "login", email)
         user = await self.users.get_by_email(email)
         # Always pay for bcrypt: unknown emails are checked against a dummy hash.
         password_ok = await self.ctx.hasher.verify(password, user.hashed_password if user else None)

@@ -9,10 +9,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.cache.base import Store
+from app.cache.resilient import RedisHealth
 from app.config import Settings
 from app.core.background import BackgroundRunner
 from app.core.clock import Clock
 from app.core.jwt import AccessTokenCodec
+from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
 from app.email.base import EmailSender
 
@@ -32,6 +34,9 @@ class ServiceContext:
     hasher: PasswordHasher
     access_tokens: AccessTokenCodec
     store: Store
+    limiter: RateLimiter
+    # Whether Redis answers; shared by the store and the limiter (None without REDIS_URL).
+    redis_health: RedisHealth | None
     background: BackgroundRunner
     email_sender: EmailSender
     http: httpx.AsyncClient

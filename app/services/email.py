@@ -20,6 +20,7 @@ from app.models import AuditEvent, TokenPurpose, User
 from app.repositories.users import UserRepository
 from app.services import audit, tokens
 from app.services.context import ClientInfo, ServiceContext
+from app.services.limits import check_account_limit
 from app.utils.url_utils import frontend_link
 
 
@@ -43,10 +44,14 @@ class EmailService:
     def queue_verification(self, user_id: uuid.UUID, client: ClientInfo) -> None:
         self.ctx.background.submit("email:verify", lambda: self._verification_job(user_id, client))
 
-    def queue_verification_resend(self, email: str, client: ClientInfo) -> None:
+    async def queue_verification_resend(self, email: str, client: ClientInfo) -> None:
+        """Queue a new link if `email` has an unverified account (limited per address)."""
+        await check_account_limit(self.ctx, "verify-email-resend", email)
         self.ctx.background.submit("email:verify", lambda: self._resend_job(email, client))
 
-    def queue_password_reset(self, email: str, client: ClientInfo) -> None:
+    async def queue_password_reset(self, email: str, client: ClientInfo) -> None:
+        """Queue a reset link if `email` has an account (limited per address)."""
+        await check_account_limit(self.ctx, "password-reset", email)
         self.ctx.background.submit("email:reset", lambda: self._reset_job(email, client))
 
     # Jobs --------------------------------------------------------------------

@@ -119,14 +119,14 @@ async def verify_email(
 )
 async def resend_verification(body: EmailIn, ctx: ContextDep, client: ClientDep) -> AcceptedOut:
     """Send a new verification email; the answer is the same for every address."""
-    EmailService(ctx).queue_verification_resend(body.email, client)
+    await EmailService(ctx).queue_verification_resend(body.email, client)
     return ACCEPTED
 
 
 @router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, responses=errors(*JSON_BODY))
 async def password_reset(body: EmailIn, ctx: ContextDep, client: ClientDep) -> AcceptedOut:
     """Email a password reset link; the answer is the same for every address."""
-    EmailService(ctx).queue_password_reset(body.email, client)
+    await EmailService(ctx).queue_password_reset(body.email, client)
     return ACCEPTED
 
 

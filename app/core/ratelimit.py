@@ -1,0 +1,175 @@
+"""Rate limiting: a sliding-window counter, shared through Redis, per process without it.
+
+Each check is one atomic step: one Lua call on Redis (one round trip), or one
+dict update in memory. The window is the classic two-counter approximation
+of a sliding window (the previous minute's count weighted by how much of it
+still overlaps, plus the current minute's), so memory and time per check are
+O(1) however high an operator sets the limit. A refused request is not
+counted, so hammering a limit does not extend it.
+
+Every decision taken while serving a request is recorded in a context
+variable, so the middleware can describe the tightest limit that applied
+(RateLimit-* headers) even when a service made the decision.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.cache.resilient import RedisHealth
+
+_SCRIPT = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local elapsed = tonumber(ARGV[3])
+local previous = tonumber(redis.call('GET', KEYS[1]) or '0')
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+local used = math.floor(previous * (window - elapsed) / window) + current
+if used >= limit then
+  return {0, used}
+end
+current = redis.call('INCR', KEYS[2])
+if current == 1 then
+  redis.call('PEXPIRE', KEYS[2], window * 2)
+end
+return {1, used + 1}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`amount` requests per `window` seconds, under its own `name` (its own budget)."""
+
+    name: str
+    amount: int
+    window: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # seconds until the current window ends (0-window)
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        values = [
+            (b"ratelimit-limit", str(self.limit).encode()),
+            (b"ratelimit-remaining", str(self.remaining).encode()),
+            (b"ratelimit-reset", str(self.reset).encode()),
+        ]
+        if not self.allowed:
+            values.append((b"retry-after", str(max(1, self.reset)).encode()))
+        return values
+
+
+# Decisions taken while serving the current request (set by the middleware).
+decisions_var: ContextVar[list[Decision] | None] = ContextVar("rate_limit_decisions", default=None)
+
+
+def tightest(decisions: list[Decision]) -> Decision | None:
+    """The decision to report: a refusal first, else the one with the least left."""
+    if not decisions:
+        return None
+    return min(decisions, key=lambda d: (d.allowed, d.remaining, -d.reset))
+
+
+class MemoryCounter:
+    """Per-process sliding-window counters."""
+
+    def __init__(self) -> None:
+        # key -> (window index, previous count, current count)
+        self._windows: dict[str, tuple[int, int, int]] = {}
+
+    def hit(self, key: str, limit: int, window_ms: int, now_ms: int) -> tuple[bool, int]:
+        index, elapsed = divmod(now_ms, window_ms)
+        stored = self._windows.get(key)
+        if stored is None or stored[0] < index - 1:
+            previous, current = 0, 0
+        elif stored[0] == index - 1:
+            previous, current = stored[2], 0
+        else:
+            previous, current = stored[1], stored[2]
+        used = previous * (window_ms - elapsed) // window_ms + current
+        if used >= limit:
+            return False, used
+        if len(self._windows) > 100_000:
+            self._purge(index)
+        self._windows[key] = (index, previous, current + 1)
+        return True, used + 1
+
+    def _purge(self, index: int) -> None:
+        for key in [k for k, v in self._windows.items() if v[0] < index - 1]:
+            del self._windows[key]
+
+    def clear(self) -> None:
+        self._windows.clear()
+
+
+class RateLimiter:
+    """Checks limits against Redis when configured (falling back to memory while it is
+    unreachable, with the shared RedisHealth), else against process memory."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis | None,
+        prefix: str,
+        health: RedisHealth | None = None,
+        timer: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix.rstrip(":") + ":rl:"
+        self._health = health or RedisHealth()
+        self._timer = timer
+        self._memory = MemoryCounter()
+        self._script: Any = redis.register_script(_SCRIPT) if redis is not None else None
+
+    @property
+    def backend(self) -> str:
+        if self._redis is None:
+            return "memory"
+        return "memory-fallback" if self._health.degraded else "redis"
+
+    async def hit(self, limit: Limit, key: str) -> Decision:
+        """Count one request against `limit` for `key`; record and return the decision."""
+        now_ms = int(self._timer() * 1000)
+        window_ms = limit.window * 1000
+        allowed, used = await self._count(limit, key, window_ms, now_ms)
+        decision = Decision(
+            allowed=allowed,
+            limit=limit.amount,
+            remaining=max(0, limit.amount - used),
+            reset=math.ceil((window_ms - now_ms % window_ms) / 1000),
+        )
+        recorded = decisions_var.get()
+        if recorded is not None:
+            recorded.append(decision)
+        return decision
+
+    async def _count(self, limit: Limit, key: str, window_ms: int, now_ms: int) -> tuple[bool, int]:
+        base = f"{self._prefix}{limit.name}:{key}:"
+        if self._script is not None and self._health.should_try():
+            index, elapsed = divmod(now_ms, window_ms)
+            try:
+                allowed, used = await self._script(
+                    keys=[f"{base}{index - 1}", f"{base}{index}"],
+                    args=[limit.amount, window_ms, elapsed],
+                )
+            except (RedisError, OSError) as exc:
+                self._health.mark_down(exc)
+            else:
+                self._health.mark_up()
+                return bool(allowed), int(used)
+        return self._memory.hit(base, limit.amount, window_ms, now_ms)
+
+    def reset_memory(self) -> None:
+        self._memory.clear()

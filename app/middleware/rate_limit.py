@@ -1,0 +1,74 @@
+"""Per-client rate limits: a global budget for every request, and a stricter budget
+of its own for each sensitive auth route (SPEC §5, §6 "Rate limits")."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+from app.core.ratelimit import Decision, Limit, decisions_var, tightest
+from app.errors import ErrorCode, error_body
+from app.middleware.responses import send_json
+from app.utils.net import resolve_client_ip
+
+# Probes and scrapers must never be throttled.
+EXEMPT_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
+AUTH_ROUTES = {
+    ("POST", "/api/v1/auth/login"): "login",
+    ("POST", "/api/v1/auth/token"): "token",
+    ("POST", "/api/v1/auth/register"): "register",
+    ("POST", "/api/v1/auth/password-reset"): "password-reset",
+    ("POST", "/api/v1/auth/verify-email/resend"): "verify-email-resend",
+}
+
+
+class RateLimitMiddleware:
+    """Counts each request against the client's budgets before the app sees it.
+
+    The limiter lives on the app's ServiceContext (built in the lifespan), so it
+    is looked up per request. Every response carries RateLimit-* headers for
+    the tightest limit that applied, including limits that services checked
+    (per account) while handling the request.
+    """
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.trusted = settings.trusted_proxy_networks
+        self.global_limit = Limit("global", settings.RATE_LIMIT_PER_MINUTE)
+        self.route_limits = {
+            key: Limit(name, settings.AUTH_RATE_LIMIT_PER_MINUTE)
+            for key, name in AUTH_ROUTES.items()
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        limiter = scope["app"].state.ctx.limiter
+        client = resolve_client_ip(scope, self.trusted) or "unknown"
+        decisions: list[Decision] = []
+        token = decisions_var.set(decisions)
+        try:
+            decision = await limiter.hit(self.global_limit, client)
+            route_limit = self.route_limits.get((scope["method"], scope["path"]))
+            if decision.allowed and route_limit is not None:
+                decision = await limiter.hit(route_limit, client)
+            if not decision.allowed:
+                await _refuse(send, decision)
+                return
+
+            async def send_with_headers(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    best = tightest(decisions)
+                    if best is not None:
+                        message["headers"] = [*message.get("headers", []), *best.headers()]
+                await send(message)
+
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            decisions_var.reset(token)
+
+
+async def _refuse(send: Send, decision: Decision) -> None:
+    body = error_body("Too many requests; slow down", ErrorCode.RATE_LIMITED)
+    await send_json(send, 429, body, headers=decision.headers())
