@@ -75,6 +75,15 @@ class UserRepository:
         )
         return list(rows.all()), total.one()
 
+    async def lock_active_admins(self) -> None:
+        """Row-lock every active admin until the transaction ends (a no-op on SQLite,
+        whose writers are serialised anyway)."""
+        await self.db.exec(
+            select(User.id)
+            .where(col(User.role) == Role.ADMIN, col(User.is_active).is_(True))
+            .with_for_update()
+        )
+
     async def count_active_admins(self) -> int:
         result = await self.db.exec(
             select(func.count())
