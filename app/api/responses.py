@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.schemas.common import ErrorOut, LockedErrorOut
+from app.schemas.common import ErrorOut, LockedErrorOut, ValidationErrorOut
 
 _DESCRIPTIONS = {
     400: "Bad request (see `code`)",
@@ -20,13 +20,17 @@ _DESCRIPTIONS = {
 }
 
 
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given error statuses."""
+def errors(*statuses: int, password: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error statuses.
+
+    With `password`, the 422 answer may also be `{detail, code: "weak_password"}`.
+    """
     result: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         if status == 422:
-            continue  # FastAPI documents its own 422 body
-        model = LockedErrorOut if status == 423 else ErrorOut
+            model: Any = ValidationErrorOut | ErrorOut if password else ValidationErrorOut
+        else:
+            model = LockedErrorOut if status == 423 else ErrorOut
         result[status] = {"model": model, "description": _DESCRIPTIONS[status]}
     return result
 

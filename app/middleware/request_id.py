@@ -29,10 +29,18 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path template (never the raw path: it may hold ids or secrets)."""
+    """The matched route's path template; never a raw API path (it may hold ids or secrets).
+
+    Plain Starlette routes and mounts (the OpenAPI document, docs assets) carry
+    no template and no secret, so their path is used as is.
+    """
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "<unmatched>"
+    if isinstance(path, str):
+        return path
+    if scope.get("endpoint") is not None:
+        return str(scope.get("path", ""))
+    return "<unmatched>"
 
 
 class RequestIdMiddleware:

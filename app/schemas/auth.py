@@ -4,12 +4,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import Email, InputModel, OpaqueToken, Password, SafeStr
+from app.schemas.common import Email, InputModel, NewPassword, OpaqueToken, Password, SafeStr
 
 
 class RegisterIn(InputModel):
     email: Email
-    password: str = Field(examples=["correct horse battery staple"])
+    password: NewPassword = Field(examples=["correct horse battery staple"])
     full_name: SafeStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
 
 
@@ -43,7 +43,7 @@ class EmailIn(InputModel):
 
 class PasswordResetCompleteIn(InputModel):
     token: OpaqueToken
-    new_password: str
+    new_password: NewPassword
 
 
 class AcceptedOut(BaseModel):

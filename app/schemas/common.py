@@ -48,7 +48,26 @@ Email = Annotated[
 
 # Passwords are checked by the policy (422 weak_password), not here; this only
 # refuses what cannot be a password at all and bounds the work per request.
-Password = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_reject_control)]
+Password = Annotated[
+    str,
+    Field(min_length=1, max_length=1024, json_schema_extra={"format": "password"}),
+    AfterValidator(_reject_control),
+]
+
+NewPassword = Annotated[
+    str,
+    # Documented, not enforced here: the policy answers 422 weak_password itself.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "password",
+            "minLength": 8,
+            "maxLength": 128,
+            "pattern": "^[^\\u0000-\\u001f\\u007f]*$",
+            "description": "8-128 characters, any Unicode, not a common password",
+        }
+    ),
+]
 
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_reject_control)]
 """A refresh, verification, reset or exchange token as the client received it."""
@@ -63,6 +82,19 @@ class InputModel(BaseModel):
 class ErrorOut(BaseModel):
     detail: str = Field(examples=["Not authenticated"])
     code: str = Field(examples=["not_authenticated"])
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    ctx: dict[str, str] | None = None
+
+
+class ValidationErrorOut(BaseModel):
+    """FastAPI's 422 shape (the offending input is never echoed)."""
+
+    detail: list[ValidationIssue]
 
 
 class LockedErrorOut(ErrorOut):

@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from app.models import Role
-from app.schemas.common import InputModel, Password, SafeStr
+from app.schemas.common import InputModel, NewPassword, Password, SafeStr
 
 
 class UserOut(BaseModel):
@@ -28,7 +28,7 @@ class ProfileUpdateIn(InputModel):
 
 class ChangePasswordIn(InputModel):
     current_password: Password
-    new_password: str
+    new_password: NewPassword
 
 
 class SessionOut(BaseModel):

@@ -36,7 +36,11 @@ ACCEPTED = AcceptedOut(detail="If the address belongs to an account, an email is
 LOGIN_ERRORS = errors(401, 403, 423, *JSON_BODY)
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409, *JSON_BODY))
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409, *JSON_BODY, password=True),
+)
 async def register(body: RegisterIn, db: SessionDep, ctx: ContextDep, client: ClientDep) -> UserOut:
     """Create an account and send a verification email."""
     user = await AuthService(db, ctx).register(
@@ -130,7 +134,7 @@ async def password_reset(body: EmailIn, ctx: ContextDep, client: ClientDep) -> A
     return ACCEPTED
 
 
-@router.post("/password-reset/complete", responses=errors(400, *JSON_BODY))
+@router.post("/password-reset/complete", responses=errors(400, *JSON_BODY, password=True))
 async def password_reset_complete(
     body: PasswordResetCompleteIn, db: SessionDep, ctx: ContextDep, client: ClientDep
 ) -> MessageOut:

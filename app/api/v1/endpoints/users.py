@@ -41,7 +41,7 @@ async def update_profile(
     "/change-password",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(400, *JSON_BODY),
+    responses=errors(400, *JSON_BODY, password=True),
 )
 async def change_password(
     body: ChangePasswordIn,
