@@ -10,12 +10,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, cast
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.context import request_id_var
+
+log = structlog.get_logger(__name__)
 
 
 class ErrorCode(StrEnum):
@@ -42,6 +47,7 @@ class ErrorCode(StrEnum):
     ACCOUNT_LOCKED = "account_locked"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 class AppError(Exception):
@@ -222,6 +228,24 @@ async def _validation_error_handler(request: Request, exc: Exception) -> JSONRes
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+DATABASE_RETRY_AFTER = "5"
+
+
+async def _database_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    # The message of a driver error can quote SQL parameters: log only the types.
+    original = getattr(exc, "orig", None)
+    log.warning(
+        "database_unavailable",
+        error=type(exc).__name__,
+        driver_error=type(original).__name__ if original is not None else None,
+    )
+    return JSONResponse(
+        error_body("The database is unavailable; try again shortly", ErrorCode.SERVICE_UNAVAILABLE),
+        status_code=503,
+        headers={"Retry-After": DATABASE_RETRY_AFTER},
+    )
+
+
 async def _unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(internal_error_body(request_id_var.get()), status_code=500)
 
@@ -230,4 +254,7 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    # Lost connections, refused connections and an exhausted pool are transient: 503.
+    for error in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(error, _database_unavailable_handler)
     app.add_exception_handler(Exception, _unhandled_error_handler)

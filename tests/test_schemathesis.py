@@ -8,12 +8,7 @@ the documented statuses, content types and schemas.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +19,8 @@ from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, empty_database
-from tests.support.smtp import free_port
+from tests.conftest import empty_database
+from tests.support.server import backend, running_server, server_env
 
 ADMIN = ("fuzz-admin@example.com", "fuzzing passphrase 1")
 # No 5xx, and every answer documented: status, content type, headers, body schema.
@@ -43,56 +38,23 @@ CHECKS = [
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("fuzz")
     with empty_database(workdir) as database_url:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("TEST_")},
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": TEST_SECRET_KEY,
-            "PASSWORD_PEPPER": TEST_PEPPER,
-            "BCRYPT_ROUNDS": "4",
-            "RATE_LIMIT_PER_MINUTE": "1000000",
-            "AUTH_RATE_LIMIT_PER_MINUTE": "1000000",
-            "ACCOUNT_LOCKOUT_THRESHOLD": "1000000",
-            "LOG_LEVEL": "WARNING",
-        }
+        env = server_env(
+            DATABASE_URL=database_url,
+            RATE_LIMIT_PER_MINUTE="1000000",
+            AUTH_RATE_LIMIT_PER_MINUTE="1000000",
+            ACCOUNT_LOCKOUT_THRESHOLD="1000000",
+        )
         if os.environ.get("TEST_REDIS_URL"):
             env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
             env["REDIS_KEY_PREFIX"] = f"test-fuzz-{os.getpid()}"
-        cli = [sys.executable, "-m", "app.cli"]
-        subprocess.run([*cli, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)  # noqa: S603
-        subprocess.run(  # noqa: S603
-            [*cli, "create-admin", "--email", ADMIN[0], "--password", ADMIN[1]],
-            env=env,
-            cwd=workdir,
-            check=True,
-            capture_output=True,
-        )
-        port = free_port()
-        log = (workdir / "server.log").open("w")
-        server = subprocess.Popen(  # noqa: S603
-            [*cli, "serve", "--port", str(port)], env=env, cwd=workdir, stdout=log, stderr=log
-        )
-        base = f"http://127.0.0.1:{port}"
+        backend("migrate", env=env, cwd=workdir)
+        backend("create-admin", "--email", ADMIN[0], "--password", ADMIN[1], env=env, cwd=workdir)
         try:
-            _wait(base, server, workdir / "server.log")
-            yield base
+            with running_server(env, workdir) as server:
+                yield server.base
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-            log.close()
             if env.get("REDIS_URL"):
                 _delete_keys(env["REDIS_URL"], env["REDIS_KEY_PREFIX"])
-
-
-def _wait(base: str, server: subprocess.Popen[Any], log: Path) -> None:
-    for _ in range(200):
-        if server.poll() is not None:
-            pytest.fail(log.read_text())
-        try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    pytest.fail(log.read_text())
 
 
 def _delete_keys(url: str, prefix: str) -> None:

@@ -17,6 +17,7 @@ _DESCRIPTIONS = {
     422: "Validation error; `weak_password` for a password the policy refuses",
     423: "Account locked (`account_locked`) until `locked_until`",
     429: "Rate limited (`rate_limited`); see `Retry-After`",
+    503: "The database is unavailable (`service_unavailable`); see `Retry-After`",
 }
 
 
