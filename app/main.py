@@ -163,6 +163,7 @@ async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> 
 
 OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "auth", "description": "Registration, login, tokens, verification, reset."},
+    {"name": "oauth", "description": "Sign in with Google or GitHub."},
     {"name": "users", "description": "The signed-in user's profile, password and sessions."},
     {"name": "admin", "description": "Accounts, roles, unlocks and the audit trail (admins)."},
     {"name": "health", "description": "Liveness and readiness probes."},

@@ -18,8 +18,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from app.services.maintenance import prune
-from tests.conftest import Harness
+from tests.conftest import Harness, HarnessFactory
 from tests.support.flows import API, PASSWORD, bearer, new_email, register
+from tests.support.oauth_flow import sign_in
+from tests.support.oauth_provider import SETTINGS, FakeProvider
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL (TEST_DATABASE_URL)"
@@ -41,7 +43,9 @@ def _seq_scans(plan: Any) -> Iterator[str]:
             yield from _seq_scans(item)
 
 
-async def test_every_lookup_has_an_index(harness: Harness) -> None:
+async def test_every_lookup_has_an_index(make_harness: HarnessFactory) -> None:
+    provider = FakeProvider()
+    harness = await make_harness(**SETTINGS, app_kwargs={"http_transport": provider.transport()})
     statements: list[tuple[str, Any]] = []
 
     def record(
@@ -54,7 +58,7 @@ async def test_every_lookup_has_an_index(harness: Harness) -> None:
     engine = harness.ctx.sessionmaker.kw["bind"].sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        await _exercise(harness)
+        await _exercise(harness, provider)
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
@@ -74,7 +78,7 @@ async def test_every_lookup_has_an_index(harness: Harness) -> None:
     assert sorted(set(problems)) == []
 
 
-async def _exercise(harness: Harness) -> None:
+async def _exercise(harness: Harness, provider: FakeProvider) -> None:
     client = harness.client
     email = await harness.user()
     other = new_email()
@@ -109,4 +113,23 @@ async def _exercise(harness: Harness) -> None:
     third = await harness.login(email, "index passphrase 3")
     await client.post(f"{API}/auth/logout", headers=bearer(third["access_token"]))
     await client.post(f"{API}/auth/logout-all", headers=bearer(str(refreshed["access_token"])))
+    code = (await sign_in(harness, provider, "github"))["code"]
+    await client.post(f"{API}/oauth/exchange", json={"code": code})
+    await sign_in(harness, provider, "github")
+    _, admin = await harness.admin()
+    admin_headers = bearer(admin["access_token"])
+    users = (
+        await client.get(f"{API}/admin/users", params={"role": "user"}, headers=admin_headers)
+    ).json()
+    user_id = users["items"][0]["id"]
+    await client.patch(
+        f"{API}/admin/users/{user_id}", headers=admin_headers, json={"role": "guest"}
+    )
+    await client.post(f"{API}/admin/users/{user_id}/unlock", headers=admin_headers)
+    for params in (
+        {"user_id": user_id},
+        {"event": "login_failed"},
+        {"since": "2020-01-01T00:00:00Z"},
+    ):
+        await client.get(f"{API}/admin/audit", params=params, headers=admin_headers)
     await prune(harness.ctx, session_days=7, audit_days=365)
