@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.api.docs import install_docs
-from app.api.v1.endpoints import health
+from app.api.v1.endpoints import health, metrics
 from app.api.v1.router import api_router
 from app.cache.base import Store
 from app.config import Settings, get_settings
@@ -30,6 +30,7 @@ from app.middleware.cors import (
     EXPOSED_HEADERS,
     JSONCORSMiddleware,
 )
+from app.middleware.metrics import MetricsMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import open_context
@@ -66,6 +67,7 @@ class AuthAPI(FastAPI):
             allow_headers=ALLOWED_HEADERS,
             expose_headers=EXPOSED_HEADERS,
         )
+        app = MetricsMiddleware(app)
         app = RequestIdMiddleware(app, trusted_proxies=proxies)
         return SecurityHeadersMiddleware(app, trusted_proxies=proxies)
 
@@ -112,6 +114,7 @@ def create_app(
     app.state.settings = settings
     register_exception_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(api_router)
     install_docs(app)
     return app
@@ -162,5 +165,15 @@ async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> 
 OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "auth", "description": "Registration, login, tokens, verification, reset."},
     {"name": "users", "description": "The signed-in user's profile, password and sessions."},
-    {"name": "health", "description": "Liveness and readiness probes."},
+    {
+        "name": "health",
+        "description": "Public liveness (`/health`) and readiness (`/health/ready`) probes; "
+        "detailed database, Redis and query statistics for admins. "
+        "Prometheus metrics are served at `/metrics` (not part of this document).",
+    },
+    {
+        "name": "cache",
+        "description": "Admin: the cache's statistics and a reset that empties only the "
+        "cache namespace (rate limits and lockouts are kept).",
+    },
 ]

@@ -9,13 +9,16 @@ import httpx
 import structlog
 
 from app.cache.base import Store
+from app.cache.cache import Cache
 from app.cache.factory import build_store
 from app.config import Settings
+from app.core import metrics
 from app.core.background import BackgroundRunner
 from app.core.clock import Clock, SystemClock
 from app.core.jwt import AccessTokenCodec
 from app.core.security import PasswordHasher
 from app.database.connection import create_engine, create_sessionmaker
+from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 from app.email.factory import build_email_sender
 from app.services.context import ServiceContext
@@ -38,6 +41,9 @@ async def open_context(
     """Yield a ServiceContext; on exit, let background jobs finish, then close everything."""
     clock = clock or SystemClock()
     engine = create_engine(settings)
+    monitor = DatabaseMonitor(engine, slow_threshold_ms=settings.SLOW_QUERY_MS)
+    monitor.install()
+    store = store or build_store(settings)
     http = httpx.AsyncClient(
         timeout=OUTBOUND_TIMEOUT, follow_redirects=False, transport=http_transport
     )
@@ -52,11 +58,13 @@ async def open_context(
             ttl=settings.access_token_ttl,
             clock=clock,
         ),
-        store=store or build_store(settings),
+        store=store,
         background=BackgroundRunner(),
         email_sender=email_sender or build_email_sender(settings, http),
         http=http,
         sessionmaker=create_sessionmaker(engine),
+        cache=Cache(store),
+        db_monitor=monitor,
         email_retry_delay=email_retry_delay,
     )
     try:
@@ -67,3 +75,5 @@ async def open_context(
         await http.aclose()
         await ctx.store.close()
         await engine.dispose()
+        monitor.remove()
+        metrics.process_stopped()

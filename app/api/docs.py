@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import fastapi_offline
 from fastapi import FastAPI
@@ -44,7 +45,25 @@ _REDOC = """<!doctype html>
 """
 
 
+def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop descriptions that only repeat the summary (one-line docstrings)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            description = operation.get("description", "")
+            if description.strip().rstrip(".") == operation.get("summary"):
+                del operation["description"]
+    return schema
+
+
 def install_docs(app: FastAPI) -> None:
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = tidy_openapi(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_ASSETS), name="docs-vendor")
     app.mount("/static/app", StaticFiles(directory=OWN_ASSETS), name="docs-app")
     swagger = _SWAGGER.format(title=app.title)
