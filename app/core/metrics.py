@@ -54,7 +54,7 @@ HTTP_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 AUTH_EVENTS = Counter(
-    "auth_events",
+    "security_events",
     "Security events (the audit log's event names): logins, refreshes, reuse, lockouts...",
     ["event"],
     namespace=NAMESPACE,
