@@ -15,10 +15,12 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.api.docs import install_docs
-from app.api.v1.endpoints import health, metrics
+from app.api.v1.endpoints import health
+from app.api.v1.endpoints import metrics as metrics_endpoint
 from app.api.v1.router import api_router
 from app.cache.base import Store
 from app.config import Settings, get_settings
+from app.core import metrics
 from app.core.clock import Clock
 from app.core.logging import configure_logging
 from app.email.base import EmailSender
@@ -97,6 +99,7 @@ def create_app(
         ) as ctx:
             app.state.ctx = ctx
             await _start(ctx)
+            metrics.worker_started()
             yield
         log.info("shutdown_complete")
 
@@ -114,7 +117,7 @@ def create_app(
     app.state.settings = settings
     register_exception_handlers(app)
     app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(metrics_endpoint.router)
     app.include_router(api_router)
     install_docs(app)
     return app

@@ -79,6 +79,12 @@ STORE_DEGRADED = Gauge(
     namespace=NAMESPACE,
     multiprocess_mode="livemax",
 )
+WORKERS = Gauge(
+    "workers",
+    "Worker processes serving requests (summed over live workers).",
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
 STORE_FAILOVERS = Counter(
     "store_failovers",
     "Times this service switched from Redis to its per-process fallback.",
@@ -124,7 +130,12 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
+def worker_started() -> None:
+    WORKERS.set(1)
+
+
 def process_stopped() -> None:
     """Forget this worker's live gauges (multi-process mode; called at shutdown)."""
+    WORKERS.set(0)
     if multiprocess_mode():
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -16,6 +16,5 @@ def scrape(ctx: ContextDep) -> Response:
     # Gauges that describe live state are refreshed from this process's view
     # (synchronous on purpose: rendering reads the workers' files off the loop).
     ctx.db_monitor.publish()
-    if ctx.settings.REDIS_URL:
-        metrics.set_store_degraded(ctx.store.backend != "redis")
+    metrics.set_store_degraded(bool(ctx.settings.REDIS_URL) and ctx.store.backend != "redis")
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
