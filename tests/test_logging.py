@@ -8,19 +8,15 @@ SQLAlchemy's, aiosqlite's, httpx's) even at DEBUG.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import re
-import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -28,6 +24,7 @@ from app.main import create_app
 from tests.conftest import base_settings
 from tests.support.flows import PASSWORD, bearer, new_email
 from tests.support.mail import Mailbox
+from tests.support.server import serving
 
 API = "/api/v1"
 NEW_PASSWORD = "second sturdy passphrase"
@@ -42,39 +39,6 @@ def restore_logger_levels() -> Iterator[None]:
     yield
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run `app` under a real uvicorn server, configured as `backend serve` does."""
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        log_level="debug",
-        proxy_headers=False,
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            assert not task.done(), "the server did not start"
-            await asyncio.sleep(0.02)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def _full_flow(app: FastAPI, client: httpx.AsyncClient, mailbox: Mailbox) -> dict[str, Any]:
@@ -162,8 +126,8 @@ async def test_a_full_flow_logs_requests_but_never_secrets(
     settings = base_settings(database_url, LOG_LEVEL="DEBUG", LOG_FORMAT="json")
     mailbox = Mailbox()  # not the console backend, which logs links by design
     app = create_app(settings, email_sender=mailbox, email_retry_delay=0.001)
-    async with serving(app) as client:
-        secrets = await _full_flow(app, client, mailbox)
+    async with serving(app, log_level="debug") as running:
+        secrets = await _full_flow(app, running.client, mailbox)
     output = capfd.readouterr()
     logs = output.err + output.out
 
@@ -194,8 +158,8 @@ async def test_console_format_is_readable(
 ) -> None:
     settings = base_settings(database_url, LOG_LEVEL="INFO", LOG_FORMAT="console")
     app = create_app(settings, email_sender=Mailbox())
-    async with serving(app) as client:
-        r = await client.get("/health", headers={"x-request-id": "console-check"})
+    async with serving(app) as running:
+        r = await running.client.get("/health", headers={"x-request-id": "console-check"})
         assert r.status_code == 200
     logs = capfd.readouterr().err
     line = next(line for line in logs.splitlines() if "console-check" in line)
