@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -74,23 +79,43 @@ def serve(
     settings = load_settings()
     if workers > 1 and not settings.REDIS_URL:
         fail("--workers > 1 needs REDIS_URL: limits, lockouts and revocations must be shared")
-    _check_database(settings)
-    if settings.embedded:
-        upgrade(settings)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        # The app resolves client addresses itself from TRUSTED_PROXIES.
-        proxy_headers=False,
-        forwarded_allow_ips="",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=20,
-    )
+    with _metrics_directory(workers):
+        _check_database(settings)
+        if settings.embedded:
+            upgrade(settings)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            # The app resolves client addresses itself from TRUSTED_PROXIES.
+            proxy_headers=False,
+            forwarded_allow_ips="",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=20,
+        )
+
+
+@contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """With several workers, give prometheus-client a fresh shared directory.
+
+    The variable must be set before any worker imports prometheus-client, and
+    the directory must start empty (old files would add stale counts); it is
+    removed when the server stops.
+    """
+    if workers == 1:
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="auth-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @cli.command()

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     FIRST_ADMIN_EMAIL: str | None = None
     FIRST_ADMIN_PASSWORD: SecretStr | None = None
 
+    # Operations
+    SLOW_QUERY_MS: float = Field(default=200, gt=0)
+
     @field_validator(
         "DATABASE_URL",
         "REDIS_URL",

@@ -16,9 +16,11 @@ from starlette.types import ASGIApp
 from app import __version__
 from app.api.docs import install_docs
 from app.api.v1.endpoints import health
+from app.api.v1.endpoints import metrics as metrics_endpoint
 from app.api.v1.router import api_router
 from app.cache.base import Store
 from app.config import Settings, get_settings
+from app.core import metrics
 from app.core.clock import Clock
 from app.core.logging import configure_logging
 from app.email.base import EmailSender
@@ -30,6 +32,7 @@ from app.middleware.cors import (
     EXPOSED_HEADERS,
     JSONCORSMiddleware,
 )
+from app.middleware.metrics import MetricsMiddleware
 from app.middleware.rate_limit import RateLimitMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
@@ -68,6 +71,7 @@ class AuthAPI(FastAPI):
             allow_headers=ALLOWED_HEADERS,
             expose_headers=EXPOSED_HEADERS,
         )
+        app = MetricsMiddleware(app)
         app = RequestIdMiddleware(app, trusted_proxies=proxies)
         return SecurityHeadersMiddleware(app, trusted_proxies=proxies)
 
@@ -97,6 +101,7 @@ def create_app(
         ) as ctx:
             app.state.ctx = ctx
             await _start(ctx)
+            metrics.worker_started()
             yield
         log.info("shutdown_complete")
 
@@ -114,6 +119,7 @@ def create_app(
     app.state.settings = settings
     register_exception_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics_endpoint.router)
     app.include_router(api_router)
     install_docs(app)
     return app
@@ -166,5 +172,15 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "oauth", "description": "Sign in with Google or GitHub."},
     {"name": "users", "description": "The signed-in user's profile, password and sessions."},
     {"name": "admin", "description": "Accounts, roles, unlocks and the audit trail (admins)."},
-    {"name": "health", "description": "Liveness and readiness probes."},
+    {
+        "name": "health",
+        "description": "Public liveness (`/health`) and readiness (`/health/ready`) probes; "
+        "detailed database, Redis and query statistics for admins. "
+        "Prometheus metrics are served at `/metrics` (not part of this document).",
+    },
+    {
+        "name": "cache",
+        "description": "Admin: the cache's statistics and a reset that empties only the "
+        "cache namespace (rate limits and lockouts are kept).",
+    },
 ]

@@ -9,15 +9,18 @@ import httpx
 import structlog
 
 from app.cache.base import Store
+from app.cache.cache import Cache
 from app.cache.factory import build_redis, build_store
 from app.cache.resilient import RedisHealth
 from app.config import Settings
+from app.core import metrics
 from app.core.background import BackgroundRunner
 from app.core.clock import Clock, SystemClock
 from app.core.jwt import AccessTokenCodec
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
 from app.database.connection import create_engine, create_sessionmaker
+from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 from app.email.factory import build_email_sender
 from app.services.context import ServiceContext
@@ -40,9 +43,12 @@ async def open_context(
     """Yield a ServiceContext; on exit, let background jobs finish, then close everything."""
     clock = clock or SystemClock()
     engine = create_engine(settings)
+    monitor = DatabaseMonitor(engine, slow_threshold_ms=settings.SLOW_QUERY_MS)
+    monitor.install()
     # One Redis pool and one view of its health, shared by the store and the limiter.
     redis = build_redis(settings)
     redis_health = RedisHealth()
+    store = store or build_store(settings, redis, redis_health)
     http = httpx.AsyncClient(
         timeout=OUTBOUND_TIMEOUT, follow_redirects=False, transport=http_transport
     )
@@ -57,13 +63,15 @@ async def open_context(
             ttl=settings.access_token_ttl,
             clock=clock,
         ),
-        store=store or build_store(settings, redis, redis_health),
+        store=store,
         limiter=RateLimiter(redis=redis, prefix=settings.REDIS_KEY_PREFIX, health=redis_health),
         redis_health=redis_health if redis is not None else None,
         background=BackgroundRunner(),
         email_sender=email_sender or build_email_sender(settings, http),
         http=http,
         sessionmaker=create_sessionmaker(engine),
+        cache=Cache(store),
+        db_monitor=monitor,
         email_retry_delay=email_retry_delay,
     )
     try:
@@ -76,3 +84,5 @@ async def open_context(
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+        monitor.remove()
+        metrics.process_stopped()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from email.message import Message
 from typing import Any
@@ -31,7 +32,16 @@ def _has_body(request: Request) -> bool:
 
 
 class AppRoute(APIRoute):
-    """An APIRoute that answers 415 when a JSON-body route gets another media type."""
+    """An APIRoute that answers 415 when a JSON-body route gets another media type.
+
+    Its OpenAPI summary is the first line of the handler's docstring, not a
+    title made from the function name.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if self.summary is None and endpoint.__doc__:
+            self.summary = summary_of(endpoint.__doc__)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -46,6 +56,11 @@ class AppRoute(APIRoute):
             return await handler(request)
 
         return checked
+
+
+def summary_of(docstring: str) -> str:
+    """The first line of a docstring, without its final full stop."""
+    return inspect.cleandoc(docstring).partition("\n")[0].strip().rstrip(".")
 
 
 def _is_form(route: APIRoute) -> bool:

@@ -83,6 +83,14 @@ class MemoryStore:
         self._purge()
         return sum(1 for key in self._data if key.startswith(namespace))
 
+    async def memory_usage(self, namespace: str) -> int:
+        self._purge()
+        return sum(
+            len(key.encode()) + len(value.encode())
+            for key, (value, _) in self._data.items()
+            if key.startswith(namespace)
+        )
+
     async def ping(self) -> bool:
         return True
 

@@ -90,6 +90,21 @@ class RedisStore:
 
         return await self._call(scan_count)
 
+    async def memory_usage(self, namespace: str) -> int:
+        """Sum of MEMORY USAGE over the namespace's keys (admin statistics, not a hot path)."""
+
+        async def scan_usage() -> int:
+            total = 0
+            pattern = _glob_escape(self._key(namespace)) + "*"
+            async for batch in _batches(self._client.scan_iter(match=pattern, count=500), 500):
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for key in batch:
+                        pipe.memory_usage(key)
+                    total += sum(int(size or 0) for size in await pipe.execute())
+            return total
+
+        return await self._call(scan_usage)
+
     async def ping(self) -> bool:
         try:
             return bool(await self._client.ping())

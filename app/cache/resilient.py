@@ -8,6 +8,7 @@ import structlog
 
 from app.cache.base import Store, StoreUnavailable
 from app.cache.memory import MemoryStore
+from app.core import metrics
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -39,12 +40,15 @@ class RedisHealth:
         if self._down_since is None:
             self._down_since = self._timer()
             self.failovers += 1
+            metrics.store_failover()
+            metrics.set_store_degraded(True)
             log.error("redis_unavailable", error=str(error), fallback="per-process memory")
 
     def mark_up(self) -> None:
         if self._down_since is not None:
             log.warning("redis_recovered", down_seconds=round(self._timer() - self._down_since, 1))
             self._down_since = None
+            metrics.set_store_degraded(False)
 
 
 class ResilientStore:
@@ -99,6 +103,9 @@ class ResilientStore:
 
     async def count(self, namespace: str) -> int:
         return await self._run(lambda s: s.count(namespace))
+
+    async def memory_usage(self, namespace: str) -> int | None:
+        return await self._run(lambda s: s.memory_usage(namespace))
 
     async def ping(self) -> bool:
         ok = await self.primary.ping()

@@ -79,4 +79,9 @@ def configure_logging(*, level: str, fmt: str) -> None:
         logger.propagate = True
     # The app writes its own request line (route template, request id, duration).
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    # With LOG_LEVEL=DEBUG, SQL statements are logged (the engine hides their
+    # parameters), but never SQLAlchemy's DEBUG result rows nor aiosqlite's
+    # DEBUG lines: those carry values (password hashes, token hashes, emails).
+    debug = logging.getLevelName(level) == logging.DEBUG
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if debug else logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)

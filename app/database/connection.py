@@ -27,6 +27,8 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     else:
         options |= {"pool_size": 10, "max_overflow": 10, "pool_timeout": 10, "pool_recycle": 1800}
         options["connect_args"] = {"connect_timeout": 5}
+    # Statement logs and driver errors must never carry bound values (hashes, emails).
+    options["hide_parameters"] = True
     options |= overrides
     engine = create_async_engine(url, **options)
     if url.get_backend_name() == "sqlite":

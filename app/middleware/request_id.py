@@ -29,17 +29,32 @@ def _incoming_id(scope: Scope) -> str | None:
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path template; never a raw API path (it may hold ids or secrets).
+    """The matched route's path template (never the raw path: it may hold ids or secrets).
 
-    Plain Starlette routes and mounts (the OpenAPI document, docs assets) carry
-    no template and no secret, so their path is used as is.
+    FastAPI (0.165+) routes an included router's request to the route object as
+    declared, whose `path` lacks the routers' prefixes; the full template is on
+    the effective route context FastAPI keeps in the scope.
     """
+    fastapi_scope = scope.get("fastapi")
+    if isinstance(fastapi_scope, dict):
+        context = fastapi_scope.get("effective_route_context")
+        path = getattr(context, "path_format", None)
+        if isinstance(path, str) and path:
+            return path
     route: Any = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
-    if scope.get("endpoint") is not None:
-        return str(scope.get("path", ""))
+    if "endpoint" not in scope:
+        return "<unmatched>"
+    # A mount (static files) or a plain Starlette route (/openapi.json). Under a
+    # mount the rest of the path is the client's, so only the prefix is named;
+    # a route without parameters matched its own text exactly.
+    mount_prefix = str(scope.get("root_path", ""))[len(str(scope.get("app_root_path", ""))) :]
+    if mount_prefix:
+        return f"{mount_prefix}/{{path}}"
+    if not scope.get("path_params"):
+        return str(scope["path"])
     return "<unmatched>"
 
 

@@ -6,49 +6,65 @@ from pydantic import BaseModel, Field
 
 from app.schemas.common import Email, InputModel, NewPassword, OpaqueToken, Password, SafeStr
 
+EMAIL_EXAMPLE = "ada@example.com"
+PASSWORD_EXAMPLE = "correct horse battery staple"
+# Shapes only: a real refresh token is 43 URL-safe characters.
+REFRESH_EXAMPLE = "kD8yq3Vv1x7Qm2fN0bT6sJ4hL9wE5rP8aZc1uG3iY0o"
+ACCESS_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl"
+
 
 class RegisterIn(InputModel):
-    email: Email
-    password: NewPassword = Field(examples=["correct horse battery staple"])
+    email: Email = Field(examples=[EMAIL_EXAMPLE])
+    password: NewPassword = Field(examples=[PASSWORD_EXAMPLE])
     full_name: SafeStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
 
 
 class LoginIn(InputModel):
-    email: Email
-    password: Password
+    email: Email = Field(examples=[EMAIL_EXAMPLE])
+    password: Password = Field(examples=[PASSWORD_EXAMPLE])
 
 
 class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
+    access_token: str = Field(
+        description="JWT for `Authorization: Bearer`", examples=[ACCESS_EXAMPLE]
+    )
+    refresh_token: str = Field(
+        description="Opaque, single use: trade it at /auth/refresh", examples=[REFRESH_EXAMPLE]
+    )
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int = Field(description="Seconds until the access token expires")
+    expires_in: int = Field(description="Seconds until the access token expires", examples=[1800])
 
 
 class RefreshIn(InputModel):
-    refresh_token: OpaqueToken
+    refresh_token: OpaqueToken = Field(examples=[REFRESH_EXAMPLE])
 
 
 class LogoutIn(InputModel):
-    refresh_token: OpaqueToken | None = None
+    refresh_token: OpaqueToken | None = Field(default=None, examples=[REFRESH_EXAMPLE])
 
 
 class TokenIn(InputModel):
-    token: OpaqueToken
+    token: OpaqueToken = Field(
+        description="The `token` query parameter of the emailed link",
+        examples=["Zx3vQ9mK2pL7nR1tY8wB4cE6fH0jS5uA2dG7kM9qW1e"],
+    )
 
 
 class EmailIn(InputModel):
-    email: Email
+    email: Email = Field(examples=[EMAIL_EXAMPLE])
 
 
 class PasswordResetCompleteIn(InputModel):
-    token: OpaqueToken
-    new_password: NewPassword
+    token: OpaqueToken = Field(
+        description="The `token` query parameter of the emailed link",
+        examples=["Qm7tR2yU9iO4pA1sD6fG3hJ8kL5zX0cV2bN7mQ4wE9r"],
+    )
+    new_password: NewPassword = Field(examples=["a new sturdy passphrase"])
 
 
 class AcceptedOut(BaseModel):
-    detail: str
+    detail: str = Field(examples=["If the address belongs to an account, an email is on its way"])
 
 
 class MessageOut(BaseModel):
-    detail: str
+    detail: str = Field(examples=["Email verified"])

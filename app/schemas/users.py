@@ -10,31 +10,31 @@ from app.schemas.common import InputModel, NewPassword, Password, SafeStr
 
 
 class UserOut(BaseModel):
-    id: uuid.UUID
-    email: str
-    full_name: str | None
-    role: Role
-    is_active: bool
-    is_verified: bool
-    created_at: datetime
+    id: uuid.UUID = Field(examples=["0b9f3f4e-6a51-4c0e-9d0a-3c2f1e8b7a65"])
+    email: str = Field(examples=["ada@example.com"])
+    full_name: str | None = Field(examples=["Ada Lovelace"])
+    role: Role = Field(examples=[Role.USER])
+    is_active: bool = Field(examples=[True])
+    is_verified: bool = Field(examples=[True])
+    created_at: datetime = Field(examples=["2026-01-01T12:00:00Z"])
     oauth_providers: list[str] = Field(examples=[["github"]])
 
 
 class ProfileUpdateIn(InputModel):
     """Only what a user may change about themselves."""
 
-    full_name: SafeStr | None = Field(default=None, max_length=200)
+    full_name: SafeStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
 
 
 class ChangePasswordIn(InputModel):
-    current_password: Password
-    new_password: NewPassword
+    current_password: Password = Field(examples=["correct horse battery staple"])
+    new_password: NewPassword = Field(examples=["a new sturdy passphrase"])
 
 
 class SessionOut(BaseModel):
-    id: uuid.UUID
-    created_at: datetime
-    last_used_at: datetime
-    ip: str | None
-    user_agent: str | None
-    current: bool
+    id: uuid.UUID = Field(examples=["5d1c2b7a-0e9f-4a8b-b6c3-2f1e0d9c8b7a"])
+    created_at: datetime = Field(examples=["2026-01-01T12:00:00Z"])
+    last_used_at: datetime = Field(examples=["2026-01-01T12:30:00Z"])
+    ip: str | None = Field(examples=["203.0.113.7"])
+    user_agent: str | None = Field(examples=["Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"])
+    current: bool = Field(description="The session of the token making this request")

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core import metrics
 from app.core.clock import Clock
 from app.models import AuditEvent, AuditLog
 from app.repositories.audit import AuditRepository
@@ -21,7 +22,11 @@ def record(
     client: ClientInfo | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Add an audit row to the current transaction. `details` must never hold a secret."""
+    """Add an audit row to the current transaction. `details` must never hold a secret.
+
+    Each event is also counted in /metrics (`auth_security_events_total{event=...}`).
+    """
+    metrics.auth_event(event.value)
     client = client or ClientInfo()
     AuditRepository(db).add(
         AuditLog(

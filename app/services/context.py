@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.cache.base import Store
+from app.cache.cache import Cache
 from app.cache.resilient import RedisHealth
 from app.config import Settings
 from app.core.background import BackgroundRunner
@@ -16,6 +18,7 @@ from app.core.clock import Clock
 from app.core.jwt import AccessTokenCodec
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
+from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 
 
@@ -41,5 +44,8 @@ class ServiceContext:
     email_sender: EmailSender
     http: httpx.AsyncClient
     sessionmaker: async_sessionmaker[AsyncSession]
+    cache: Cache
+    db_monitor: DatabaseMonitor
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0
+    started_at: float = field(default_factory=time.monotonic)  # for uptime

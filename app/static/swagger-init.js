@@ -7,5 +7,8 @@ window.ui = SwaggerUIBundle({
   showExtensions: true,
   showCommonExtensions: true,
   persistAuthorization: false,
+  // Never the online validator: its badge (shown by other layouts) sends the
+  // document's URL to validator.swagger.io, an outside request the CSP refuses.
+  validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
 });

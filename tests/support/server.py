@@ -1,19 +1,24 @@
-"""Running `backend` as a real server process for end-to-end tests."""
+"""Running the service for end-to-end tests: `backend serve` as a real process, or the
+app under a real uvicorn server inside the test's event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY
 from tests.support.smtp import free_port
@@ -78,3 +83,47 @@ def running_server(env: dict[str, str], cwd: Path, *, name: str = "server") -> I
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class Running:
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    client: httpx.AsyncClient
+    base_url: str
+
+    async def stop(self) -> None:
+        """What SIGTERM does: stop accepting, let requests finish, run the lifespan's exit."""
+        self.server.should_exit = True
+        await self.task
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, **options: Any) -> AsyncIterator[Running]:
+    """Serve `app` configured as `backend serve` does; stopped (gracefully) on exit."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+        **options,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped the start-up
+                raise AssertionError("the server stopped during start-up")
+            await asyncio.sleep(0.02)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+            yield Running(server, task, client, base_url)
+    finally:
+        server.should_exit = True
+        await task

@@ -42,7 +42,7 @@ def _redirect(result: Redirect, *, secure: bool) -> RedirectResponse:
     return response
 
 
-@router.get("/providers")
+@router.get("/providers", responses=errors(429))
 async def list_providers(db: SessionDep, ctx: ContextDep) -> list[ProviderOut]:
     """The configured providers and where to start each login."""
     service = OAuthService(db, ctx)

@@ -1,0 +1,141 @@
+"""Prometheus metrics: what is counted, and how `/metrics` renders it.
+
+Labels carry only bounded, non-personal values: route templates, methods,
+statuses, event names. Never an id, an email or a raw path.
+
+Multi-process: when `PROMETHEUS_MULTIPROC_DIR` is set before this module is
+imported (`backend serve --workers N` does it), prometheus-client keeps every
+value in a per-process file and `render()` merges the files of all workers.
+Gauges then use "live" modes, and a worker that stops cleanly removes its
+gauge files (`mark_process_dead`), so they count live workers only.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+    values,
+)
+
+NAMESPACE = "auth"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# HTTP methods that get their own label value; anything else is "OTHER", so a
+# client inventing methods cannot grow the number of series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Login with bcrypt at cost 12 takes ~0.25 s; the buckets straddle that.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_mode() -> bool:
+    """True when prometheus-client was imported with PROMETHEUS_MULTIPROC_DIR set."""
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
+
+
+HTTP_REQUESTS = Counter(
+    "http_requests",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+    namespace=NAMESPACE,
+)
+HTTP_LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time from the request's arrival to the end of its response body.",
+    ["route", "method"],
+    namespace=NAMESPACE,
+    buckets=LATENCY_BUCKETS,
+)
+AUTH_EVENTS = Counter(
+    "security_events",
+    "Security events (the audit log's event names): logins, refreshes, reuse, lockouts...",
+    ["event"],
+    namespace=NAMESPACE,
+)
+CACHE_LOOKUPS = Counter(
+    "cache_lookups",
+    "Cache reads by result (hit or miss).",
+    ["result"],
+    namespace=NAMESPACE,
+)
+DB_POOL = Gauge(
+    "db_pool_connections",
+    "Database connection pool: size, checked_out and overflow connections.",
+    ["state"],
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
+STORE_DEGRADED = Gauge(
+    "store_degraded",
+    "1 while Redis is configured but unreachable and rate limits, lockouts and "
+    "revocations fall back to per-process memory.",
+    namespace=NAMESPACE,
+    multiprocess_mode="livemax",
+)
+WORKERS = Gauge(
+    "workers",
+    "Worker processes serving requests (summed over live workers).",
+    namespace=NAMESPACE,
+    multiprocess_mode="livesum",
+)
+STORE_FAILOVERS = Counter(
+    "store_failovers",
+    "Times this service switched from Redis to its per-process fallback.",
+    namespace=NAMESPACE,
+)
+
+
+def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
+    method = method if method in KNOWN_METHODS else "OTHER"
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(seconds)
+
+
+def auth_event(event: str) -> None:
+    """Count one security event. `event` must come from a fixed set (the audit event names)."""
+    AUTH_EVENTS.labels(event).inc()
+
+
+def cache_lookup(*, hit: bool) -> None:
+    CACHE_LOOKUPS.labels("hit" if hit else "miss").inc()
+
+
+def set_pool(*, size: int, checked_out: int, overflow: int) -> None:
+    DB_POOL.labels("size").set(size)
+    DB_POOL.labels("checked_out").set(checked_out)
+    DB_POOL.labels("overflow").set(overflow)
+
+
+def set_store_degraded(degraded: bool) -> None:
+    STORE_DEGRADED.set(1 if degraded else 0)
+
+
+def store_failover() -> None:
+    STORE_FAILOVERS.inc()
+
+
+def render() -> bytes:
+    """The Prometheus text exposition of every metric (of every worker, in multi-process mode)."""
+    if multiprocess_mode():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def worker_started() -> None:
+    WORKERS.set(1)
+
+
+def process_stopped() -> None:
+    """Forget this worker's live gauges (multi-process mode; called at shutdown)."""
+    WORKERS.set(0)
+    if multiprocess_mode():
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
