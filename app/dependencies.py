@@ -15,7 +15,8 @@ from app.errors import Forbidden, NotAuthenticated
 from app.models import AuditEvent, Role
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
-from app.services.sessions import Principal, SessionService
+from app.services.principals import Principal
+from app.services.sessions import SessionService
 from app.utils.net import resolve_client_ip
 
 USER_AGENT_MAX = 512

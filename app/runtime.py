@@ -24,6 +24,7 @@ from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 from app.email.factory import build_email_sender
 from app.services.context import ServiceContext
+from app.services.principals import PrincipalCache
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -49,6 +50,9 @@ async def open_context(
     redis = build_redis(settings)
     redis_health = RedisHealth()
     store = store or build_store(settings, redis, redis_health)
+    principals = PrincipalCache(store, clock)
+    # Deletes made while Redis was away never reached it: drop what it may still hold.
+    redis_health.on_recover.append(principals.drop_shared)
     http = httpx.AsyncClient(
         timeout=OUTBOUND_TIMEOUT, follow_redirects=False, transport=http_transport
     )
@@ -71,6 +75,7 @@ async def open_context(
         http=http,
         sessionmaker=create_sessionmaker(engine),
         cache=Cache(store),
+        principals=principals,
         db_monitor=monitor,
         email_retry_delay=email_retry_delay,
     )

@@ -141,14 +141,15 @@ def test_serve_on_a_fresh_directory_end_to_end(tmp_path: Path) -> None:
         )
     try:
         with httpx.Client(base_url=base, timeout=5) as client:
-            for _ in range(100):
+            deadline = time.monotonic() + 60  # a first start imports and migrates
+            while True:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(log_path.read_text())
                 try:
                     if client.get("/health").status_code == 200:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            else:
-                pytest.fail(log_path.read_text())
             email = "fresh@example.com"
             password = "fresh clone passphrase"
             body = {"email": email, "password": password}

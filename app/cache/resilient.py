@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -27,6 +28,9 @@ class RedisHealth:
         self._down_since: float | None = None
         self._next_try = 0.0
         self.failovers = 0
+        # Run when Redis answers again after an outage (deletes may have been lost).
+        self.on_recover: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def degraded(self) -> bool:
@@ -49,6 +53,17 @@ class RedisHealth:
             log.warning("redis_recovered", down_seconds=round(self._timer() - self._down_since, 1))
             self._down_since = None
             metrics.set_store_degraded(False)
+            for hook in self.on_recover:
+                task = asyncio.get_running_loop().create_task(self._run_hook(hook))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run_hook(hook: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await hook()
+        except Exception:
+            log.exception("redis_recovery_hook_failed")
 
 
 class ResilientStore:

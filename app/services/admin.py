@@ -17,7 +17,8 @@ from app.schemas.users import UserOut
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
 from app.services.lockout import Lockout
-from app.services.sessions import Principal, SessionService
+from app.services.principals import Principal
+from app.services.sessions import SessionService
 from app.services.users import user_out
 
 
@@ -98,6 +99,7 @@ class AdminService:
                 },
             )
         await self.db.commit()
+        await self.ctx.principals.forget_user(user.id)
         return user_out(user, await self.users.provider_names(user.id))
 
     async def unlock(self, actor: Principal, user_id: uuid.UUID, *, client: ClientInfo) -> bool:

@@ -24,7 +24,8 @@ from app.services.context import ClientInfo, ServiceContext
 from app.services.email import EmailService
 from app.services.limits import check_account_limit
 from app.services.lockout import Lockout
-from app.services.sessions import Principal, SessionService
+from app.services.principals import Principal
+from app.services.sessions import SessionService
 
 log = structlog.get_logger(__name__)
 
@@ -158,6 +159,7 @@ class AuthService:
                 self.db, self.ctx.clock, AuditEvent.EMAIL_VERIFIED, user_id=user.id, client=client
             )
         await self.db.commit()
+        await self.ctx.principals.forget_user(user.id)
 
     async def logout(
         self, principal: Principal, *, refresh_token: str | None, client: ClientInfo

@@ -39,6 +39,7 @@ async def ensure_admin(
                 details={"from": previous.value, "to": Role.ADMIN.value, "via": "bootstrap"},
             )
             await db.commit()
+            await ctx.principals.forget_user(existing.id)
         return existing, False
     user = await AuthService(db, ctx).create_user(
         email=email, password=password, role=Role.ADMIN, verified=True

@@ -20,6 +20,7 @@ from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
 from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
+from app.services.principals import PrincipalCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class ServiceContext:
     http: httpx.AsyncClient
     sessionmaker: async_sessionmaker[AsyncSession]
     cache: Cache
+    # Who is calling, cached per process (1 s) and in the shared store.
+    principals: PrincipalCache
     db_monitor: DatabaseMonitor
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0

@@ -12,7 +12,8 @@ from app.services import audit, tokens
 from app.services.auth import check_password
 from app.services.context import ClientInfo, ServiceContext
 from app.services.lockout import Lockout
-from app.services.sessions import Principal, SessionService
+from app.services.principals import Principal
+from app.services.sessions import SessionService
 
 
 class PasswordService:
@@ -51,6 +52,7 @@ class PasswordService:
             details={"sessions_revoked": len(revoked)},
         )
         await self.db.commit()
+        await self.ctx.principals.forget_user(user.id)
 
     async def change(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,19 +12,13 @@ from app.core.security import hash_token, new_token
 from app.errors import InvalidRefreshToken, NotAuthenticated
 from app.models import AuditEvent, RefreshToken, User, UserSession
 from app.repositories.sessions import RefreshTokenRepository, SessionRepository
+from app.repositories.users import UserRepository
 from app.schemas.auth import TokenPair
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
+from app.services.principals import Principal, UserSnapshot
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The authenticated caller: the user and the session their token belongs to."""
-
-    user: User
-    session_id: uuid.UUID
 
 
 class SessionService:
@@ -117,32 +110,71 @@ class SessionService:
         log.warning("refresh_token_reuse", session_id=str(session.id))
 
     async def authenticate(self, claims: AccessClaims) -> Principal:
-        """Resolve a verified access token to a live session and an active user."""
-        found = await self.sessions.get_with_user(claims.session_id)
-        if found is None:
-            raise NotAuthenticated()
-        session, user = found
+        """Resolve a verified access token to a live session and an active user.
+
+        Served from this process's memory (at most 1 s old), else from the shared
+        cache, else from the database (and then cached).
+        """
+        principals = self.ctx.principals
+        principal = principals.local(claims.session_id)
+        if principal is None:
+            principal, revoked, generation = await principals.shared(
+                claims.session_id, claims.user_id
+            )
+            if revoked:
+                raise NotAuthenticated()
+            if principal is None:
+                principal = await self._load(claims.session_id)
+                await principals.store(principal, generation)
         if (
-            session.user_id != claims.user_id
-            or session.revoked_at is not None
-            or session.expires_at <= self.ctx.clock.now()
-            or not user.is_active
+            principal.user.id != claims.user_id
+            or principal.session_expires_at <= self.ctx.clock.now()
+            or not principal.user.is_active
         ):
             raise NotAuthenticated()
-        return Principal(user=user, session_id=session.id)
+        return principal
+
+    async def _load(self, session_id: uuid.UUID) -> Principal:
+        found = await self.sessions.get_with_user(session_id)
+        if found is None or found[0].revoked_at is not None:
+            raise NotAuthenticated()
+        session, user = found
+        providers = await UserRepository(self.db).provider_names(user.id)
+        return Principal(snapshot(user, providers), session.id, session.expires_at)
+
+    async def _tombstone(self, session_ids: list[uuid.UUID]) -> None:
+        # Written before the revocation commits: see app/services/principals.py.
+        ttl = self.ctx.access_tokens.ttl_seconds + 60
+        await self.ctx.principals.revoke(session_ids, ttl=ttl)
 
     async def revoke(self, session_id: uuid.UUID, *, reason: str) -> bool:
         """Revoke one session (caller commits). Its access tokens stop working at once."""
+        await self._tombstone([session_id])
         return await self.sessions.revoke(session_id, now=self.ctx.clock.now(), reason=reason)
 
     async def revoke_all(
         self, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
     ) -> list[uuid.UUID]:
         """Revoke every session of a user except `keep` (caller commits)."""
-        return await self.sessions.revoke_all(
+        revoked = await self.sessions.revoke_all(
             user_id, now=self.ctx.clock.now(), reason=reason, keep=keep
         )
+        await self._tombstone(revoked)
+        return revoked
 
     async def session_of_refresh_token(self, raw: str) -> UserSession | None:
         token = await self.refresh_tokens.get_by_hash(hash_token(raw))
         return None if token is None else await self.sessions.get(token.session_id)
+
+
+def snapshot(user: User, providers: list[str]) -> UserSnapshot:
+    return UserSnapshot(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=user.role,
+        is_active=user.is_active,
+        is_verified=user.is_verified,
+        created_at=user.created_at,
+        providers=tuple(providers),
+    )

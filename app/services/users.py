@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,10 +14,11 @@ from app.repositories.users import UserRepository
 from app.schemas.users import SessionOut, UserOut
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
-from app.services.sessions import Principal, SessionService
+from app.services.principals import Principal, UserSnapshot
+from app.services.sessions import SessionService
 
 
-def user_out(user: User, providers: list[str]) -> UserOut:
+def user_out(user: User | UserSnapshot, providers: Sequence[str]) -> UserOut:
     return UserOut(
         id=user.id,
         email=user.email,
@@ -25,7 +27,7 @@ def user_out(user: User, providers: list[str]) -> UserOut:
         is_active=user.is_active,
         is_verified=user.is_verified,
         created_at=user.created_at,
-        oauth_providers=providers,
+        oauth_providers=list(providers),
     )
 
 
@@ -35,8 +37,9 @@ class UserService:
         self.ctx = ctx
         self.users = UserRepository(db)
 
-    async def profile(self, user: User) -> UserOut:
-        return user_out(user, await self.users.provider_names(user.id))
+    def profile(self, principal: Principal) -> UserOut:
+        """The caller as they are known for this request (no database round trip)."""
+        return user_out(principal.user, principal.user.providers)
 
     async def update_profile(
         self, principal: Principal, *, changes: dict[str, object], client: ClientInfo
@@ -61,7 +64,8 @@ class UserService:
                 details={"fields": changed},
             )
             await self.db.commit()
-        return await self.profile(user)
+            await self.ctx.principals.forget_user(user.id)
+        return user_out(user, principal.user.providers)
 
     async def sessions(self, principal: Principal) -> list[SessionOut]:
         rows = await SessionRepository(self.db).list_active(principal.user.id, self.ctx.clock.now())

@@ -66,7 +66,7 @@ def running_server(env: dict[str, str], cwd: Path, *, name: str = "server") -> I
         )
     server = Server(f"http://127.0.0.1:{port}", process, log)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"server did not start:\n{server.output()[-3000:]}")

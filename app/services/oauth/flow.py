@@ -187,6 +187,7 @@ class OAuthService:
             details={"provider": name},
         )
         await self.db.commit()
+        await self.ctx.principals.forget_user(user.id)  # its providers may have changed
         return Redirect(add_query(target, code=one_time), clear_binding=True)
 
     async def _fail(

@@ -21,7 +21,7 @@ router = APIRouter(
 @router.get("/profile")
 async def get_profile(principal: CurrentPrincipal, db: SessionDep, ctx: ContextDep) -> UserOut:
     """The current user."""
-    return await UserService(db, ctx).profile(principal.user)
+    return UserService(db, ctx).profile(principal)
 
 
 @router.put("/profile", responses=errors(*JSON_BODY))

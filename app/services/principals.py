@@ -1,0 +1,192 @@
+"""The authenticated caller, cached so most requests never touch the database.
+
+Two levels:
+- this process's memory, for at most LOCAL_TTL (1 s): the bound on how long
+  another process may still accept a session revoked elsewhere;
+- the shared store (Redis when configured): `sess:<sid>` (owner and absolute
+  expiry, or a revocation tombstone) and `user:<uid>` (what UserOut shows),
+  read together in one round trip, with the database behind them.
+
+Races are settled without locks:
+- a revocation writes its tombstone before the transaction commits, and
+  readers fill `sess:` only if absent, so a reader that saw the row before
+  the commit can never re-cache the revoked session;
+- a user change bumps `ugen:<uid>` after the commit, and a user entry is
+  used only if it carries the current generation, so an entry written from
+  a row read before the commit is ignored.
+After a Redis outage (deletes could not reach it) the shared entries are
+dropped, so nothing cached before the outage outlives a change made during it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.cache.base import Store, StoreUnavailable
+from app.core.clock import Clock
+from app.models import Role
+
+LOCAL_TTL = 1.0
+SESSION_TTL = 300.0
+USER_TTL = 60.0
+NAMESPACE = "cache:"
+REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class UserSnapshot:
+    """What the request path needs to know about a user (and what UserOut shows)."""
+
+    id: uuid.UUID
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    is_verified: bool
+    created_at: datetime
+    providers: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "email": self.email,
+            "full_name": self.full_name,
+            "role": self.role.value,
+            "is_active": self.is_active,
+            "is_verified": self.is_verified,
+            "created_at": self.created_at.isoformat(),
+            "providers": list(self.providers),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UserSnapshot:
+        return cls(
+            id=uuid.UUID(data["id"]),
+            email=data["email"],
+            full_name=data["full_name"],
+            role=Role(data["role"]),
+            is_active=data["is_active"],
+            is_verified=data["is_verified"],
+            created_at=datetime.fromisoformat(data["created_at"]),
+            providers=tuple(data["providers"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: a snapshot of the user and their session."""
+
+    user: UserSnapshot
+    session_id: uuid.UUID
+    session_expires_at: datetime
+
+
+class PrincipalCache:
+    def __init__(
+        self, store: Store, clock: Clock, *, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._timer = timer
+        self._local: dict[uuid.UUID, tuple[float, Principal]] = {}
+
+    # Reading -------------------------------------------------------------------
+
+    def local(self, session_id: uuid.UUID) -> Principal | None:
+        entry = self._local.get(session_id)
+        if entry is None:
+            return None
+        if entry[0] <= self._timer():
+            del self._local[session_id]
+            return None
+        return entry[1]
+
+    async def shared(
+        self, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> tuple[Principal | None, bool, int]:
+        """(principal or None, whether the session is known revoked, user generation)."""
+        keys = [_sess(session_id), _user(user_id), _gen(user_id)]
+        try:
+            sess, user, gen = await self._store.get_many(keys)
+        except StoreUnavailable:
+            return None, False, 0
+        generation = int(gen) if gen else 0
+        if sess == REVOKED:
+            return None, True, generation
+        if sess is None or user is None:
+            return None, False, generation
+        owner, _, expires = sess.partition("|")
+        snapshot = _decode_user(user, generation)
+        if snapshot is None or owner != str(user_id):
+            return None, False, generation
+        principal = Principal(snapshot, session_id, datetime.fromisoformat(expires))
+        self.remember(principal)
+        return principal, False, generation
+
+    # Writing -------------------------------------------------------------------
+
+    def remember(self, principal: Principal) -> None:
+        if len(self._local) > 10_000:
+            now = self._timer()
+            self._local = {k: v for k, v in self._local.items() if v[0] > now}
+        self._local[principal.session_id] = (self._timer() + LOCAL_TTL, principal)
+
+    async def store(self, principal: Principal, generation: int) -> None:
+        """Cache a principal read from the database (never over a tombstone)."""
+        self.remember(principal)
+        remaining = (principal.session_expires_at - self._clock.now()).total_seconds()
+        ttl = min(SESSION_TTL, remaining)
+        if ttl <= 0:
+            return
+        sess = f"{principal.user.id}|{principal.session_expires_at.isoformat()}"
+        user = json.dumps({"gen": generation, **principal.user.to_json()})
+        try:
+            await self._store.set_if_absent(_sess(principal.session_id), sess, ttl=ttl)
+            await self._store.set(_user(principal.user.id), user, ttl=USER_TTL)
+        except StoreUnavailable:
+            pass  # a cache that cannot be written is only slower
+
+    async def revoke(self, session_ids: list[uuid.UUID], *, ttl: float) -> None:
+        """Mark sessions revoked for every process (call before the revocation commits)."""
+        for session_id in session_ids:
+            self._local.pop(session_id, None)
+            await self._store.set(_sess(session_id), REVOKED, ttl=ttl)
+
+    async def forget_user(self, user_id: uuid.UUID) -> None:
+        """The user changed (call after the change commits): stale copies are ignored."""
+        for session_id in [k for k, (_, p) in self._local.items() if p.user.id == user_id]:
+            self._local.pop(session_id, None)
+        await self._store.incr(_gen(user_id), ttl=USER_TTL * 2)
+
+    async def drop_shared(self) -> None:
+        """Forget every shared entry (after a Redis outage: deletes may have been lost)."""
+        for prefix in ("sess:", "user:"):
+            await self._store.clear(NAMESPACE + prefix)
+
+
+def _sess(session_id: uuid.UUID) -> str:
+    return f"{NAMESPACE}sess:{session_id}"
+
+
+def _user(user_id: uuid.UUID) -> str:
+    return f"{NAMESPACE}user:{user_id}"
+
+
+def _gen(user_id: uuid.UUID) -> str:
+    return f"{NAMESPACE}ugen:{user_id}"
+
+
+def _decode_user(raw: str, generation: int) -> UserSnapshot | None:
+    try:
+        data = json.loads(raw)
+        if data.pop("gen", None) != generation:
+            return None
+        return UserSnapshot.from_json(data)
+    except (ValueError, KeyError, TypeError):
+        return None
