@@ -20,8 +20,7 @@ from sqlalchemy.engine import make_url
 from app.services.maintenance import prune
 from tests.conftest import Harness, HarnessFactory
 from tests.support.flows import API, PASSWORD, bearer, new_email, register
-from tests.support.oauth_flow import sign_in
-from tests.support.oauth_provider import SETTINGS, FakeProvider
+from tests.support.oauth_flow import Browser, start
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("TEST_DATABASE_URL"), reason="needs PostgreSQL (TEST_DATABASE_URL)"
@@ -44,8 +43,8 @@ def _seq_scans(plan: Any) -> Iterator[str]:
 
 
 async def test_every_lookup_has_an_index(make_harness: HarnessFactory) -> None:
-    provider = FakeProvider()
-    harness = await make_harness(**SETTINGS, app_kwargs={"http_transport": provider.transport()})
+    oauth = await start(make_harness)
+    harness = oauth.harness
     statements: list[tuple[str, Any]] = []
 
     def record(
@@ -58,7 +57,7 @@ async def test_every_lookup_has_an_index(make_harness: HarnessFactory) -> None:
     engine = harness.ctx.sessionmaker.kw["bind"].sync_engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        await _exercise(harness, provider)
+        await _exercise(harness, oauth.browser)
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
@@ -78,7 +77,7 @@ async def test_every_lookup_has_an_index(make_harness: HarnessFactory) -> None:
     assert sorted(set(problems)) == []
 
 
-async def _exercise(harness: Harness, provider: FakeProvider) -> None:
+async def _exercise(harness: Harness, browser: Browser) -> None:
     client = harness.client
     email = await harness.user()
     other = new_email()
@@ -113,9 +112,8 @@ async def _exercise(harness: Harness, provider: FakeProvider) -> None:
     third = await harness.login(email, "index passphrase 3")
     await client.post(f"{API}/auth/logout", headers=bearer(third["access_token"]))
     await client.post(f"{API}/auth/logout-all", headers=bearer(str(refreshed["access_token"])))
-    code = (await sign_in(harness, provider, "github"))["code"]
-    await client.post(f"{API}/oauth/exchange", json={"code": code})
-    await sign_in(harness, provider, "github")
+    await browser.tokens("github")
+    await browser.tokens("google")  # links a second identity to the same account
     _, admin = await harness.admin()
     admin_headers = bearer(admin["access_token"])
     users = (

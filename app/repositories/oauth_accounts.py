@@ -19,7 +19,8 @@ class OAuthAccountRepository:
         )
         return result.first()
 
-    async def add(self, account: OAuthAccount) -> None:
-        """Insert and flush; an identity linked concurrently raises IntegrityError here."""
+    async def add(self, account: OAuthAccount) -> OAuthAccount:
+        """Insert and flush; an identity linked twice raises IntegrityError here."""
         self.db.add(account)
         await self.db.flush()
+        return account

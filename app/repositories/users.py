@@ -31,6 +31,7 @@ class UserRepository:
         result = await self.db.exec(
             select(OAuthAccount.provider)
             .where(OAuthAccount.user_id == user_id)
+            .distinct()
             .order_by(col(OAuthAccount.provider))
         )
         return list(result.all())
@@ -45,7 +46,9 @@ class UserRepository:
         )
         names: dict[uuid.UUID, list[str]] = {}
         for user_id, provider in result.all():
-            names.setdefault(user_id, []).append(provider)
+            listed = names.setdefault(user_id, [])
+            if provider not in listed:
+                listed.append(provider)
         return names
 
     async def search(

@@ -1,49 +1,105 @@
-"""A browser going through a social login: our initiate, the provider, our callback."""
+"""A browser-like walk through social login: the app, the provider, back, the frontend."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlmodel import col, select
 
-from tests.conftest import Harness
-from tests.support.flows import API
-from tests.support.oauth_provider import FakeProvider
+from app.models import AuditLog
+from tests.conftest import Harness, HarnessFactory
+from tests.support.clock import FakeClock
+from tests.support.oauth_provider import SETTINGS, FakeProvider
+
+OAUTH = "/api/v1/oauth"
+FRONTEND = "http://frontend.test"
 
 
 def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
 
-async def initiate(
-    harness: Harness, name: str, client: httpx.AsyncClient | None = None, **params: str
-) -> httpx.Response:
-    client = client or harness.client
-    return await client.get(f"{API}/oauth/{name}/initiate", params=params)
+class Browser:
+    """Follows the redirects a real browser would, keeping the app's cookies in `client`."""
+
+    def __init__(self, client: httpx.AsyncClient, provider: FakeProvider) -> None:
+        self.client = client
+        self.provider = provider
+        self.provider_client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=provider.app), base_url="http://provider.test"
+        )
+
+    async def initiate(self, name: str, redirect_to: str | None = None) -> httpx.Response:
+        params = {"redirect_to": redirect_to} if redirect_to is not None else {}
+        return await self.client.get(f"{OAUTH}/{name}/initiate", params=params)
+
+    async def authorize(self, name: str, redirect_to: str | None = None) -> str:
+        """Initiate and sign in at the provider; return the callback URL it sends us to."""
+        response = await self.initiate(name, redirect_to)
+        assert response.status_code == 302, response.text
+        page = await self.provider_client.get(response.headers["location"])
+        assert page.status_code == 302, page.text
+        return page.headers["location"]
+
+    async def callback(self, url: str) -> str:
+        """Visit the app's callback; return where it sends the browser (the frontend)."""
+        response = await self.client.get(url)
+        assert response.status_code == 302, response.text
+        location = response.headers["location"]
+        assert urlsplit(location).hostname == urlsplit(FRONTEND).hostname, location
+        return location
+
+    async def sign_in(self, name: str, redirect_to: str | None = None) -> str:
+        """The whole round trip; return the frontend URL the flow ends on."""
+        return await self.callback(await self.authorize(name, redirect_to))
+
+    async def exchange(self, code: str) -> httpx.Response:
+        return await self.client.post(f"{OAUTH}/exchange", json={"code": code})
+
+    async def tokens(self, name: str) -> dict[str, Any]:
+        """Sign in and exchange the code; return the token pair."""
+        landing = query(await self.sign_in(name))
+        assert "code" in landing, landing
+        response = await self.exchange(landing["code"])
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def aclose(self) -> None:
+        await self.provider_client.aclose()
 
 
-async def through_provider(provider: FakeProvider, authorize_url: str) -> str:
-    """The browser at the provider: sign in, consent, come back with a code."""
-    async with httpx.AsyncClient(transport=provider.transport()) as browser:
-        response = await browser.get(authorize_url)
-    assert response.status_code == 302, response.text
-    return response.headers["location"]
+@dataclass
+class OAuthSetup:
+    harness: Harness
+    provider: FakeProvider
+    browser: Browser
+
+    def other_browser(self) -> Browser:
+        browser = Browser(self.harness.new_client(), self.provider)
+        self.harness.extra_clients.append(browser.provider_client)
+        return browser
+
+    async def audit(self, event: str | None = None) -> list[AuditLog]:
+        async with self.harness.ctx.sessionmaker() as db:
+            statement = select(AuditLog).order_by(col(AuditLog.created_at))
+            if event is not None:
+                statement = statement.where(AuditLog.event == event)
+            return list((await db.exec(statement)).all())
 
 
-async def callback(harness: Harness, url: str, client: httpx.AsyncClient | None = None) -> str:
-    """Hit our callback as the browser; return where it redirects."""
-    client = client or harness.client
-    parts = urlsplit(url)
-    response = await client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 302, response.text
-    return response.headers["location"]
-
-
-async def sign_in(
-    harness: Harness, provider: FakeProvider, name: str, client: httpx.AsyncClient | None = None
-) -> dict[str, str]:
-    """The whole browser dance; returns the final redirect's query."""
-    started = await initiate(harness, name, client)
-    assert started.status_code == 302, started.text
-    back = await through_provider(provider, started.headers["location"])
-    return query(await callback(harness, back, client))
+async def start(make_harness: HarnessFactory, **overrides: Any) -> OAuthSetup:
+    """An app whose providers are the local fake, and a browser to drive it."""
+    clock = FakeClock()
+    provider = FakeProvider(now=lambda: clock.now().timestamp())
+    provider.as_google("google-sub-1", "ada@example.com")
+    provider.as_github(4242, "ada@example.com")
+    harness = await make_harness(
+        clock=clock, app_kwargs={"http_transport": provider.transport}, **{**SETTINGS, **overrides}
+    )
+    browser = Browser(harness.client, provider)
+    harness.extra_clients.append(browser.provider_client)
+    return OAuthSetup(harness, provider, browser)

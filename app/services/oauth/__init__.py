@@ -1,1 +1,1 @@
-"""Social login: Google (OpenID Connect) and GitHub, with PKCE and browser-bound state."""
+"""Social login: provider clients, browser-bound state and account linking."""

@@ -1,140 +1,106 @@
-"""The social login flow: initiate -> provider -> callback -> one-time code -> token pair.
+"""The social login use-cases: list providers, initiate, callback, exchange.
 
-- `state`, the PKCE verifier, the OIDC nonce and the validated `redirect_to` are
-  kept server-side (the store) under a hash of `state`, for 10 minutes, and are
-  consumed once. They are bound to the browser that started the flow by a
-  random value in an HttpOnly cookie, of which the record keeps only a hash.
-- Identity is (provider, provider user id). An existing account is linked by
-  email only when the provider says the email is verified; an unverified local
-  account with that email is taken over (password cleared, sessions revoked,
-  outstanding tokens voided, marked verified), which defeats pre-registration.
-- The callback never returns tokens: it redirects with a one-time `code`
-  (60 s, stored hashed) that the SPA trades at /oauth/exchange.
+Every callback outcome is a redirect to the frontend: `?code=` (a one-time
+exchange code, 60 s, stored hashed) on success, `?error=` otherwise. Tokens
+are only ever handed out by `exchange`, in a JSON body, never in a URL.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import secrets
-import unicodedata
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.security import hash_token, new_token
-from app.errors import AccountDisabled, InvalidRedirect, InvalidToken, NotFound
-from app.models import AuditEvent, OAuthAccount, TokenPurpose, User
-from app.repositories.oauth_accounts import OAuthAccountRepository
-from app.repositories.tokens import OneTimeTokenRepository
+from app import errors
+from app.models import AuditEvent, TokenPurpose
 from app.repositories.users import UserRepository
 from app.schemas.auth import TokenPair
-from app.schemas.common import normalise_email
+from app.schemas.oauth import ProviderOut
 from app.services import audit, tokens
 from app.services.context import ClientInfo, ServiceContext
-from app.services.oauth.providers import (
-    AuthorizationRequest,
-    Provider,
-    ProviderError,
-    ProviderProfile,
-)
+from app.services.oauth.base import OAUTH_PATH, OAuthFailure, OAuthProvider, ProviderError
+from app.services.oauth.linking import AccountLinker
 from app.services.oauth.registry import configured_providers
+from app.services.oauth.state import STATE_TTL, StateStore
 from app.services.sessions import SessionService
 from app.utils.url_utils import UnsafeRedirect, add_query, safe_redirect
 
 log = structlog.get_logger(__name__)
-STATE_TTL_SECONDS = 600
+
 EXCHANGE_TTL = timedelta(seconds=60)
-OAUTH_PATH = "/api/v1/oauth"
-
-
-class Refused(Exception):
-    """The login cannot go on; `code` is what the frontend is told."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+REDIRECT_MAX = 2048
+CODE_MAX = 2048
+# A provider's own error code (e.g. "access_denied") is kept in the audit row if it looks like one.
+_PROVIDER_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
-class Redirect:
-    """Where to send the browser, and what to do with the binding cookie."""
+class Initiated:
+    """Where to send the browser, and the binding value for its cookie."""
 
     location: str
-    set_binding: str | None = None
-    clear_binding: bool = False
+    binding: str
+    binding_max_age: int
 
 
-def _challenge(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def _clean_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    printable = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cs"))
-    return printable.strip()[:200] or None
+def _with_path(url: str) -> str:
+    parts = urlsplit(url)
+    return url if parts.path else urlunsplit(parts._replace(path="/"))
 
 
 class OAuthService:
-    def __init__(self, db: AsyncSession, ctx: ServiceContext) -> None:
-        self.db = db
+    def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.providers = configured_providers(ctx)
+        self.settings = ctx.settings
+        self.providers = configured_providers(ctx.settings)
+        self.states = StateStore(ctx.store, ctx.clock, key=ctx.settings.secret_key)
 
-    def _provider(self, name: str) -> Provider:
+    def _provider(self, name: str) -> OAuthProvider:
         provider = self.providers.get(name)
         if provider is None:
-            raise NotFound("Unknown OAuth provider")
+            raise errors.NotFound("Unknown OAuth provider")
         return provider
 
-    def initiate_url(self, name: str) -> str:
-        return f"{self.ctx.settings.BACKEND_BASE_URL}{OAUTH_PATH}/{name}/initiate"
+    def _redirect_uri(self, name: str) -> str:
+        # One callback URI per provider (RFC 9700 §4.4.2), so a mixed-up flow cannot match.
+        return f"{self.settings.BACKEND_BASE_URL}{OAUTH_PATH}/{name}/callback"
 
-    def _callback_url(self, name: str) -> str:
-        return f"{self.ctx.settings.BACKEND_BASE_URL}{OAUTH_PATH}/{name}/callback"
-
-    @staticmethod
-    def _state_key(state: str) -> str:
-        return f"oauth:state:{hash_token(state)}"
+    def list_providers(self) -> list[ProviderOut]:
+        """The configured providers and where a browser starts signing in with each."""
+        base = self.settings.BACKEND_BASE_URL
+        return [
+            ProviderOut(name=name, authorize_url=f"{base}{OAUTH_PATH}/{name}/initiate")
+            for name in self.providers
+        ]
 
     async def initiate(
         self, name: str, *, redirect_to: str | None, binding: str | None
-    ) -> Redirect:
-        """Start a login with `name`: remember the attempt, send the browser to the provider."""
+    ) -> Initiated:
+        """Start a flow: validate `redirect_to`, record the state, build the provider URL."""
         provider = self._provider(name)
+        if redirect_to is not None and len(redirect_to) > REDIRECT_MAX:
+            raise errors.InvalidRedirect()
         try:
-            target = safe_redirect(redirect_to, self.ctx.settings.FRONTEND_BASE_URL)
+            target = _with_path(safe_redirect(redirect_to, self.settings.FRONTEND_BASE_URL))
         except UnsafeRedirect as exc:
-            raise InvalidRedirect() from exc
-        # Reuse this browser's binding, so two tabs can log in at once.
-        if not binding or len(binding) != 43:
-            binding = new_token()
-        state, nonce, verifier = new_token(), new_token(), secrets.token_urlsafe(64)
-        record = {
-            "provider": name,
-            "binding": hash_token(binding),
-            "verifier": verifier,
-            "nonce": nonce,
-            "redirect_to": target,
-        }
-        await self.ctx.store.set(self._state_key(state), json.dumps(record), ttl=STATE_TTL_SECONDS)
-        request = AuthorizationRequest(
-            state=state,
-            code_challenge=_challenge(verifier),
-            nonce=nonce,
-            redirect_uri=self._callback_url(name),
+            raise errors.InvalidRedirect() from exc
+        flow = await self.states.start(provider=name, redirect_to=target, binding=binding)
+        location = provider.authorization_url(
+            state=flow.state, secrets=flow.secrets, redirect_uri=self._redirect_uri(name)
         )
-        return Redirect(provider.authorize_url(request), set_binding=binding)
+        return Initiated(
+            location=location,
+            binding=flow.binding,
+            binding_max_age=int(STATE_TTL.total_seconds()),
+        )
 
     async def callback(
         self,
+        db: AsyncSession,
         name: str,
         *,
         code: str | None,
@@ -142,175 +108,89 @@ class OAuthService:
         error: str | None,
         binding: str | None,
         client: ClientInfo,
-    ) -> Redirect:
-        """Finish a login: check the state, ask the provider who this is, find or
-        create the user, and redirect to the frontend with a one-time code."""
+    ) -> str:
+        """Finish a flow; return the frontend URL with `code=` or `error=`."""
         provider = self._provider(name)
-        target = self.ctx.settings.FRONTEND_BASE_URL
-        raw = await self.ctx.store.getdel(self._state_key(state)) if state else None
-        # A state that is not this browser's leaves its cookie alone: a forged
-        # callback must not break the login the browser has under way.
-        if raw is None:
-            return await self._fail(target, name, "invalid_state", client, clear=False)
-        record = json.loads(raw)
-        target = record["redirect_to"]
-        bound = binding is not None and hmac.compare_digest(
-            hash_token(binding), str(record["binding"])
-        )
-        if record["provider"] != name or not bound:
-            return await self._fail(target, name, "invalid_state", client, clear=False)
-        if error or not code:
-            return await self._fail(target, name, "provider_error", client)
         try:
-            profile = await provider.fetch_profile(
+            pending = await self.states.consume(state=state, binding=binding, provider=name)
+        except OAuthFailure as failure:
+            return await self._failed(db, name, failure, self.settings.FRONTEND_BASE_URL, client)
+        try:
+            if error is not None:
+                refusal = error if _PROVIDER_ERROR_CODE.fullmatch(error) else "other"
+                raise ProviderError("authorization_refused", provider_error=refusal)
+            if not code or len(code) > CODE_MAX:
+                raise ProviderError("missing_code")
+            # No database work before this call: no connection is held while the provider answers.
+            identity = await provider.fetch_identity(
+                self.ctx.http,
+                self.ctx.clock,
                 code=code,
-                code_verifier=record["verifier"],
-                nonce=record["nonce"],
-                redirect_uri=self._callback_url(name),
+                secrets=pending.secrets,
+                redirect_uri=self._redirect_uri(name),
             )
-            user = await self._resolve(profile, client)
-        except ProviderError as exc:
-            log.warning("oauth_provider_error", provider=name, error=str(exc))
-            return await self._fail(target, name, "provider_error", client)
-        except Refused as exc:
-            return await self._fail(target, name, exc.code, client)
-        one_time = await tokens.issue(
-            self.db, self.ctx.clock, user.id, TokenPurpose.OAUTH_EXCHANGE, EXCHANGE_TTL
-        )
-        audit.record(
-            self.db,
-            self.ctx.clock,
-            AuditEvent.OAUTH_LOGIN,
-            user_id=user.id,
-            actor_id=user.id,
-            client=client,
-            details={"provider": name},
-        )
-        await self.db.commit()
-        await self.ctx.principals.forget_user(user.id)  # its providers may have changed
-        return Redirect(add_query(target, code=one_time), clear_binding=True)
+            result = await AccountLinker(db, self.ctx).resolve(identity, client)
+            exchange_code = await tokens.issue(
+                db, self.ctx.clock, result.user.id, TokenPurpose.OAUTH_EXCHANGE, EXCHANGE_TTL
+            )
+            audit.record(
+                db,
+                self.ctx.clock,
+                AuditEvent.OAUTH_LOGIN,
+                user_id=result.user.id,
+                actor_id=result.user.id,
+                client=client,
+                details={"provider": name, "via": result.via},
+            )
+            await db.commit()
+            await self.ctx.principals.forget_user(result.user.id)  # providers, takeover
+        except OAuthFailure as failure:
+            await db.rollback()
+            return await self._failed(db, name, failure, pending.redirect_to, client)
+        return add_query(pending.redirect_to, code=exchange_code)
 
-    async def _fail(
-        self, target: str, provider: str, code: str, client: ClientInfo, *, clear: bool = True
-    ) -> Redirect:
-        await self.db.rollback()
+    async def _failed(
+        self,
+        db: AsyncSession,
+        name: str,
+        failure: OAuthFailure,
+        target: str,
+        client: ClientInfo,
+    ) -> str:
+        details = {"provider": name, "error": failure.code, "reason": failure.reason}
+        details.update({key: str(value) for key, value in failure.details.items()})
+        log.warning("oauth_failed", **details)
         audit.record(
-            self.db,
+            db,
             self.ctx.clock,
             AuditEvent.OAUTH_FAILED,
+            user_id=failure.user_id,
             client=client,
-            details={"provider": provider, "reason": code},
+            details=details,
         )
-        await self.db.commit()
-        return Redirect(add_query(target, error=code), clear_binding=clear)
+        await db.commit()
+        return add_query(_with_path(target), error=failure.code)
 
-    async def _resolve(self, profile: ProviderProfile, client: ClientInfo) -> User:
-        """The user for this provider identity, linking or creating one (race-safe)."""
-        for attempt in range(2):
-            try:
-                return await self._find_link_or_create(profile, client)
-            except IntegrityError:
-                # A concurrent callback linked or created it first; look again.
-                await self.db.rollback()
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-    async def _find_link_or_create(self, profile: ProviderProfile, client: ClientInfo) -> User:
-        users = UserRepository(self.db)
-        accounts = OAuthAccountRepository(self.db)
-        account = await accounts.get(profile.provider, profile.user_id)
-        if account is not None:
-            user = await users.get(account.user_id)
-            if user is None or not user.is_active:
-                raise Refused("account_disabled")
-            return user
-        if not profile.email or not profile.email_verified:
-            raise Refused("email_unverified")
-        try:
-            email = normalise_email(profile.email)
-        except ValueError as exc:
-            raise ProviderError("the provider's email address is not valid") from exc
-        user = await users.get_by_email(email)
+    async def exchange(self, db: AsyncSession, *, code: str, client: ClientInfo) -> TokenPair:
+        """Trade a one-time exchange code for a token pair on a new session."""
+        spent = await tokens.consume(db, self.ctx.clock, code, TokenPurpose.OAUTH_EXCHANGE)
+        if spent is None:
+            raise errors.InvalidToken()
+        user = await UserRepository(db).get(spent.user_id)
         if user is None:
-            user = await self._create(email, profile, client)
-        elif not user.is_active:
-            raise Refused("account_disabled")
-        else:
-            await self._link_existing(user, profile, client)
-        await accounts.add(
-            OAuthAccount(
-                user_id=user.id,
-                provider=profile.provider,
-                provider_user_id=profile.user_id,
-                email=email,
-                created_at=self.ctx.clock.now(),
-            )
-        )
-        return user
-
-    async def _create(self, email: str, profile: ProviderProfile, client: ClientInfo) -> User:
-        now = self.ctx.clock.now()
-        user = await UserRepository(self.db).add(
-            User(
-                email=email,
-                full_name=_clean_name(profile.name),
-                hashed_password=None,
-                is_verified=True,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        audit.record(
-            self.db,
-            self.ctx.clock,
-            AuditEvent.REGISTER,
-            user_id=user.id,
-            client=client,
-            details={"via": profile.provider},
-        )
-        return user
-
-    async def _link_existing(
-        self, user: User, profile: ProviderProfile, client: ClientInfo
-    ) -> None:
-        takeover = not user.is_verified
-        if takeover:
-            # Whoever registered this address never proved it; the provider just did.
-            now = self.ctx.clock.now()
-            user.hashed_password = None
-            user.is_verified = True
-            user.updated_at = now
-            self.db.add(user)
-            await SessionService(self.db, self.ctx).revoke_all(user.id, reason="oauth_takeover")
-            await OneTimeTokenRepository(self.db).void_all(user.id, None, now)
-        audit.record(
-            self.db,
-            self.ctx.clock,
-            AuditEvent.OAUTH_LINKED,
-            user_id=user.id,
-            actor_id=user.id,
-            client=client,
-            details={"provider": profile.provider, "takeover": takeover},
-        )
-
-    async def exchange(self, code: str, client: ClientInfo) -> TokenPair:
-        """Trade a one-time code from the callback for a token pair and a new session."""
-        spent = await tokens.consume(self.db, self.ctx.clock, code, TokenPurpose.OAUTH_EXCHANGE)
-        user = await UserRepository(self.db).get(spent.user_id) if spent else None
-        if user is None:
-            raise InvalidToken()
+            raise errors.InvalidToken()
         if not user.is_active:
-            await self.db.rollback()
-            raise AccountDisabled()
-        pair = await SessionService(self.db, self.ctx).start(user, client)
+            await db.rollback()
+            raise errors.AccountDisabled()
+        pair = await SessionService(db, self.ctx).start(user, client)
         audit.record(
-            self.db,
+            db,
             self.ctx.clock,
             AuditEvent.LOGIN_SUCCESS,
             user_id=user.id,
+            actor_id=user.id,
             client=client,
-            details={"via": "oauth"},
+            details={"method": "oauth"},
         )
-        await self.db.commit()
+        await db.commit()
         return pair

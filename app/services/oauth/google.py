@@ -1,112 +1,129 @@
-"""Google sign-in: OpenID Connect authorization code flow with PKCE and a nonce."""
+"""Google: OpenID Connect authorization code flow with PKCE S256 and a nonce."""
 
 from __future__ import annotations
 
 import hmac
-from urllib.parse import urlencode
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import jwt
 
-from app.services.oauth.providers import (
-    AuthorizationRequest,
+from app.core.clock import Clock
+from app.services.oauth.base import (
+    FlowSecrets,
+    OAuthProvider,
     ProviderError,
-    ProviderProfile,
-    json_call,
+    ProviderIdentity,
+    call,
+    clean_name,
+    require_str,
 )
 
-ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
+CLOCK_SKEW = timedelta(seconds=60)
 
 
-class GoogleProvider:
+def _verified(value: object) -> bool:
+    # Google sends a JSON boolean; older endpoints sent the string "true".
+    return value is True or value == "true"
+
+
+class GoogleProvider(OAuthProvider):
     name = "google"
+    scope = "openid email profile"
 
     def __init__(
         self,
         *,
-        http: httpx.AsyncClient,
         client_id: str,
         client_secret: str,
         authorize_url: str,
         token_url: str,
         userinfo_url: str,
     ) -> None:
-        self._http = http
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._authorize_url = authorize_url
+        super().__init__(
+            client_id=client_id, client_secret=client_secret, authorize_url=authorize_url
+        )
         self._token_url = token_url
         self._userinfo_url = userinfo_url
 
-    def authorize_url(self, request: AuthorizationRequest) -> str:
-        params = {
-            "client_id": self._client_id,
-            "redirect_uri": request.redirect_uri,
-            "response_type": "code",
-            "scope": "openid email profile",
-            "state": request.state,
-            "nonce": request.nonce,
-            "code_challenge": request.code_challenge,
-            "code_challenge_method": "S256",
-            "prompt": "select_account",
-        }
-        return f"{self._authorize_url}?{urlencode(params)}"
+    def extra_authorize_params(self, secrets: FlowSecrets) -> dict[str, str]:
+        return {"nonce": secrets.nonce}
 
-    async def fetch_profile(
-        self, *, code: str, code_verifier: str, nonce: str, redirect_uri: str
-    ) -> ProviderProfile:
-        tokens = await json_call(
-            self._http,
+    async def fetch_identity(
+        self,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        code: str,
+        secrets: FlowSecrets,
+        redirect_uri: str,
+    ) -> ProviderIdentity:
+        tokens = await call(
+            http,
+            "token",
             "POST",
             self._token_url,
             data={
                 "grant_type": "authorization_code",
                 "code": code,
                 "redirect_uri": redirect_uri,
-                "client_id": self._client_id,
+                "client_id": self.client_id,
                 "client_secret": self._client_secret,
-                "code_verifier": code_verifier,
+                "code_verifier": secrets.code_verifier,
             },
             headers={"Accept": "application/json"},
         )
-        if not isinstance(tokens, dict) or not isinstance(tokens.get("access_token"), str):
-            raise ProviderError("no access token in the token response")
-        subject = self._check_id_token(tokens.get("id_token"), nonce)
-        info = await json_call(
-            self._http,
+        access_token = require_str(tokens, "access_token", "token")
+        claims = self._id_token_claims(require_str(tokens, "id_token", "token"), secrets, clock)
+        profile = await call(
+            http,
+            "userinfo",
             "GET",
             self._userinfo_url,
-            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
         )
-        if not isinstance(info, dict) or str(info.get("sub", "")) != subject:
-            raise ProviderError("userinfo does not match the ID token")
-        email = info.get("email")
-        return ProviderProfile(
+        subject = require_str(profile, "sub", "userinfo")
+        if subject != claims["sub"]:
+            raise ProviderError("subject_mismatch", stage="userinfo")
+        email = profile.get("email", claims.get("email"))
+        verified = profile.get("email_verified", claims.get("email_verified"))
+        return ProviderIdentity(
             provider=self.name,
-            user_id=subject,
-            email=email if isinstance(email, str) else None,
-            email_verified=info.get("email_verified") is True,
-            name=info.get("name") if isinstance(info.get("name"), str) else None,
+            subject=subject,
+            email=email if isinstance(email, str) and email else None,
+            email_verified=_verified(verified),
+            name=clean_name(profile.get("name")),
         )
 
-    def _check_id_token(self, id_token: object, nonce: str) -> str:
-        """Check the ID token's audience, issuer and nonce; return its subject.
+    def _id_token_claims(self, id_token: str, secrets: FlowSecrets, clock: Clock) -> dict[str, Any]:
+        """Check the ID token's issuer, audience, expiry and nonce.
 
-        It came straight from Google's token endpoint over TLS, so OpenID
-        Connect Core §3.1.3.7 lets the signature check be skipped; the claims
-        still bind it to this client and this login attempt.
+        It came straight from the token endpoint over TLS, so its signature
+        need not be checked (OpenID Connect Core §3.1.3.7, item 6); the claims
+        still bind it to this client and this very flow.
         """
-        if not isinstance(id_token, str):
-            raise ProviderError("no ID token in the token response")
         try:
-            claims = jwt.decode(
-                id_token,
-                options={"verify_signature": False, "require": ["sub", "aud", "iss", "exp"]},
-                audience=self._client_id,
-                issuer=ISSUERS,
-            )
+            claims: dict[str, Any] = jwt.decode(id_token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
-            raise ProviderError(f"unusable ID token: {type(exc).__name__}") from exc
-        if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
-            raise ProviderError("ID token nonce does not match")
-        return str(claims["sub"])
+            raise ProviderError("malformed_id_token", stage="token") from exc
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        expires = claims.get("exp")
+        nonce = claims.get("nonce")
+        if claims.get("iss") not in ISSUERS:
+            raise ProviderError("id_token_issuer", stage="token")
+        if self.client_id not in audiences or claims.get("azp", self.client_id) != self.client_id:
+            raise ProviderError("id_token_audience", stage="token")
+        if not isinstance(expires, int | float) or isinstance(expires, bool):
+            raise ProviderError("id_token_expiry", stage="token")
+        if expires <= (clock.now() - CLOCK_SKEW).timestamp():
+            raise ProviderError("id_token_expiry", stage="token")
+        if not isinstance(nonce, str) or not hmac.compare_digest(
+            nonce.encode("utf-8", "surrogatepass"), secrets.nonce.encode("ascii")
+        ):
+            raise ProviderError("id_token_nonce", stage="token")
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise ProviderError("missing_field", stage="token", field="sub")
+        return claims
