@@ -87,7 +87,7 @@ def create_app(
 ) -> FastAPI:
     """Build the application. Arguments other than `settings` let tests swap in fakes."""
     settings = settings or get_settings()
-    configure_logging(level=settings.LOG_LEVEL, fmt=settings.log_format)
+    configure_logging(level=settings.LOG_LEVEL, fmt=settings.log_format, cache=not settings.TESTING)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,6 +115,9 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
         openapi_tags=OPENAPI_TAGS,
+        # Metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks would
+        # cost a provider lookup on every request for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     register_exception_handlers(app)

@@ -104,6 +104,11 @@ def test_metrics_add_up_across_workers(tmp_path: Path) -> None:
         sent = 40
         # A new connection per request, so both workers take some.
         with httpx.Client(base_url=base, timeout=5, headers={"connection": "close"}) as client:
+            # The first worker may answer before the second has started: wait for both.
+            while value(client.get("/metrics").text, "auth_workers") != 2:
+                if time.monotonic() > deadline:
+                    pytest.fail("the second worker did not start")
+                time.sleep(0.2)
             for _ in range(sent):
                 assert client.get("/health/ready").status_code == 200
             totals = set()

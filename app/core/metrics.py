@@ -92,10 +92,24 @@ STORE_FAILOVERS = Counter(
 )
 
 
+# Labelled children, looked up once per label set: `labels()` costs more than `inc()`.
+_request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(*, route: str, method: str, status: int, seconds: float) -> None:
-    method = method if method in KNOWN_METHODS else "OTHER"
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    children = _request_children.get(key)
+    if children is None:
+        label = method if method in KNOWN_METHODS else "OTHER"
+        children = (
+            HTTP_REQUESTS.labels(route, label, str(status)),
+            HTTP_LATENCY.labels(route, label),
+        )
+        # Bounded: routes are templates, methods and statuses a small set.
+        if len(_request_children) < 10_000:
+            _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def auth_event(event: str) -> None:

@@ -31,6 +31,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        has_body = False
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
@@ -40,6 +41,13 @@ class BodyLimitMiddleware:
                 if declared > self.max_bytes:
                     await self._reject(send)
                     return
+                has_body = declared != 0
+            elif key == b"transfer-encoding":
+                has_body = True
+        if not has_body:
+            # Nothing to count (an HTTP/1.1 request without either header has no body).
+            await self.app(scope, receive, send)
+            return
         received = 0
         started = False
 

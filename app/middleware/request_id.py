@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import request_id_var
+from app.core.logging import request_log
 from app.errors import internal_error_body
 from app.middleware.responses import send_json
 from app.utils.net import IPNetwork, resolve_client_ip
@@ -67,9 +68,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or os.urandom(16).hex()
         token = request_id_var.set(request_id)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500
         started = False
@@ -92,15 +92,13 @@ class RequestIdMiddleware:
             status = 500
         finally:
             duration_ms = round((time.perf_counter() - start) * 1000, 2)
-            log.info(
-                "request",
+            request_log.write(
                 method=scope["method"],
                 route=route_template(scope),
                 status=status,
                 duration_ms=duration_ms,
                 client=resolve_client_ip(scope, self.trusted_proxies),
             )
-            structlog.contextvars.unbind_contextvars("request_id")
             request_id_var.reset(token)
 
 

@@ -69,7 +69,8 @@ async def test_oauth_secrets_stay_out_of_logs_and_audit_rows(
     logs = "\n".join(app_lines(captured.out + captured.err))
     # The app's own lines were captured: its warnings and its calls to the provider.
     assert "oauth_failed" in logs
-    assert "http://google.test/token" in logs
+    # Outbound request lines (httpx, httpcore) are not logged at all, even at DEBUG.
+    assert "http://google.test/token" not in logs
     audit = json.dumps([row.details for row in await oauth.audit()])
     assert "provider_error" in audit
     for secret in secrets:
