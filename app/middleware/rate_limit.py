@@ -9,7 +9,7 @@ from app.config import Settings
 from app.core.ratelimit import Decision, Limit, decisions_var, tightest
 from app.errors import ErrorCode, error_body
 from app.middleware.responses import send_json
-from app.utils.net import resolve_client_ip
+from app.utils.net import client_bucket, resolve_client_ip
 
 # Probes and scrapers must never be throttled.
 EXEMPT_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
@@ -45,7 +45,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limiter = scope["app"].state.ctx.limiter
-        client = resolve_client_ip(scope, self.trusted) or "unknown"
+        client = client_bucket(resolve_client_ip(scope, self.trusted))
         decisions: list[Decision] = []
         token = decisions_var.set(decisions)
         try:

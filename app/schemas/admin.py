@@ -4,17 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.models import Role
-from app.schemas.common import InputModel
+from app.schemas.common import InputModel, Page
+from app.schemas.users import UserOut
 
 
 class UserAdminUpdateIn(InputModel):
-    """What an admin may change on an account."""
+    """What an admin may change on an account (null or absent: leave as it is)."""
 
     role: Role | None = None
-    is_active: bool | None = None
+    # Strict: a lax bool would read "no" or "off" as false and deactivate the account.
+    is_active: StrictBool | None = None
 
 
 class AuditOut(BaseModel):
@@ -26,3 +28,12 @@ class AuditOut(BaseModel):
     user_agent: str | None
     details: dict[str, Any]
     created_at: datetime
+
+
+# Named pages, so generated clients get readable type names.
+class UserPage(Page[UserOut]):
+    pass
+
+
+class AuditPage(Page[AuditOut]):
+    pass

@@ -11,8 +11,7 @@ from app.errors import LastAdmin, NotFound
 from app.models import AuditEvent, Role
 from app.repositories.audit import AuditRepository
 from app.repositories.users import UserRepository
-from app.schemas.admin import AuditOut
-from app.schemas.common import Page
+from app.schemas.admin import AuditOut, AuditPage, UserPage
 from app.schemas.users import UserOut
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
@@ -30,7 +29,7 @@ class AdminService:
 
     async def list_users(
         self, *, email: str | None, role: Role | None, is_active: bool | None, page: int, size: int
-    ) -> Page[UserOut]:
+    ) -> UserPage:
         rows, total = await self.users.search(
             email=email.strip().lower() if email else None,
             role=role,
@@ -40,7 +39,7 @@ class AdminService:
         )
         providers = await self.users.providers_for([user.id for user in rows])
         items = [user_out(user, providers.get(user.id, [])) for user in rows]
-        return Page(items=items, total=total, page=page, size=size)
+        return UserPage(items=items, total=total, page=page, size=size)
 
     async def update_user(
         self,
@@ -130,11 +129,11 @@ class AdminService:
         since: datetime | None,
         page: int,
         size: int,
-    ) -> Page[AuditOut]:
+    ) -> AuditPage:
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=UTC)  # ISO 8601 without an offset is read as UTC
         rows, total = await AuditRepository(self.db).search(
             user_id=user_id, event=event, since=since, offset=(page - 1) * size, limit=size
         )
         items = [AuditOut.model_validate(row, from_attributes=True) for row in rows]
-        return Page(items=items, total=total, page=page, size=size)
+        return AuditPage(items=items, total=total, page=page, size=size)

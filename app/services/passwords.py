@@ -41,7 +41,16 @@ class PasswordService:
         user.updated_at = now
         await OneTimeTokenRepository(self.db).void_all(user.id, TokenPurpose.PASSWORD_RESET, now)
         revoked = await self.sessions.revoke_all(user.id, reason="password_reset")
-        await Lockout(self.ctx.store, self.ctx.settings, clock).clear(user.email)
+        if await Lockout(self.ctx.store, self.ctx.settings, clock).clear(user.email):
+            audit.record(
+                self.db,
+                clock,
+                AuditEvent.ACCOUNT_UNLOCKED,
+                user_id=user.id,
+                actor_id=user.id,
+                client=client,
+                details={"via": "password_reset"},
+            )
         audit.record(
             self.db,
             clock,

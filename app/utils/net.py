@@ -65,3 +65,19 @@ def is_https(scope: Scope, trusted: Sequence[IPNetwork]) -> bool:
         if proto:
             return proto.split(",")[-1].strip().lower() == "https"
     return False
+
+
+def client_bucket(address: str | None) -> str:
+    """The rate-limit identity of a client address.
+
+    An IPv6 client usually holds a whole /64, so it is limited per /64 (else
+    it could rotate addresses freely); IPv4-mapped addresses count as IPv4.
+    """
+    if not address:
+        return "unknown"
+    ip = _parse(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address

@@ -241,3 +241,17 @@ async def test_audit_filters(harness: Harness) -> None:
     for bad in ({"event": "nonsense"}, {"since": "yesterday"}, {"user_id": "42"}):
         response = await harness.client.get(f"{API}/admin/audit", params=bad, headers=headers)
         assert response.status_code == 422, bad
+
+
+async def test_is_active_must_be_a_real_boolean(harness: Harness) -> None:
+    _, tokens = await harness.admin()
+    email = await harness.user()
+    user_id = await _user_id(harness, email)
+    for lax in ("no", "off", "false", 0):
+        response = await harness.client.patch(
+            f"{API}/admin/users/{user_id}",
+            headers=bearer(tokens["access_token"]),
+            json={"is_active": lax},
+        )
+        assert response.status_code == 422, lax
+    assert (await login(harness.client, email)).status_code == 200

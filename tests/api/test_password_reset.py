@@ -154,6 +154,8 @@ async def test_reset_lifts_a_lockout_and_verifies_the_address(harness: Harness) 
     assert (await _complete(harness, token))[0] == 200
     # Unlocked, and the mailbox was proven, so no email_not_verified either.
     assert (await login(harness.client, email, NEW_PASSWORD)).status_code == 200
+    [unlocked] = await _events(harness, "account_unlocked")
+    assert unlocked.details == {"via": "password_reset"}
 
 
 async def test_mail_failures_do_not_fail_the_request_and_can_be_retried(

@@ -155,3 +155,12 @@ async def test_redis_outage_falls_back_per_process_and_recovers(
         server.start()
         assert (await harness.client.get("/api/v1/nope")).status_code == 404
         assert not health.degraded and harness.ctx.limiter.backend == "redis"
+
+
+async def test_ipv6_clients_share_a_budget_per_64(make_harness: HarnessFactory) -> None:
+    harness = await make_harness(RATE_LIMIT_PER_MINUTE=2)
+    statuses = []
+    for host in ("2001:db8:0:1::a", "2001:db8:0:1::b", "2001:db8:0:1::c", "2001:db8:0:2::a"):
+        client = harness.new_client(peer=(host, 1))
+        statuses.append((await client.get("/api/v1/nope")).status_code)
+    assert statuses == [404, 404, 429, 404]  # a fourth /64 has its own budget

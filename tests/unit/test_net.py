@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.utils.net import is_https, resolve_client_ip
+from app.utils.net import client_bucket, is_https, resolve_client_ip
 
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"),)
 
@@ -47,3 +47,18 @@ def test_https_detection() -> None:
     assert not is_https(scope("1.2.3.4", x_forwarded_proto="https"), ())
     assert not is_https(scope("1.2.3.4", x_forwarded_proto="https"), TRUSTED)
     assert is_https(scope("10.0.0.5", x_forwarded_proto="https"), TRUSTED)
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        (None, "unknown"),
+        ("not-an-ip", "not-an-ip"),
+    ],
+)
+def test_rate_limit_buckets(address: str | None, bucket: str) -> None:
+    assert client_bucket(address) == bucket

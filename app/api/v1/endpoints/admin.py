@@ -12,9 +12,8 @@ from app.api.responses import AUTHENTICATED, JSON_BODY, errors
 from app.api.routing import AppRoute
 from app.dependencies import AdminPrincipal, ClientDep, ContextDep, SessionDep, require_admin
 from app.models import AuditEvent, Role
-from app.schemas.admin import AuditOut, UserAdminUpdateIn
+from app.schemas.admin import AuditPage, UserAdminUpdateIn, UserPage
 from app.schemas.auth import MessageOut
-from app.schemas.common import Page
 from app.schemas.users import UserOut
 from app.services.admin import AdminService
 
@@ -41,7 +40,7 @@ async def list_users(
     is_active: bool | None = None,
     page: PageNumber = 1,
     size: PageSize = 50,
-) -> Page[UserOut]:
+) -> UserPage:
     """List accounts, optionally filtered by email substring, role and status."""
     return await AdminService(db, ctx).list_users(
         email=email, role=role, is_active=is_active, page=page, size=size
@@ -81,7 +80,7 @@ async def audit_log(
     since: Annotated[datetime | None, Query(description="ISO 8601; without offset, UTC")] = None,
     page: PageNumber = 1,
     size: PageSize = 50,
-) -> Page[AuditOut]:
+) -> AuditPage:
     """Query the audit trail, newest first."""
     return await AdminService(db, ctx).audit_log(
         user_id=user_id, event=event.value if event else None, since=since, page=page, size=size
