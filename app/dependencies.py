@@ -16,7 +16,7 @@ from app.models import AuditEvent, Role
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
 from app.services.principals import Principal
-from app.services.sessions import SessionService
+from app.services.sessions import authenticate
 from app.utils.net import resolve_client_ip
 
 USER_AGENT_MAX = 512
@@ -26,7 +26,9 @@ USER_AGENT_MAX = 512
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_context(request: Request) -> ServiceContext:
+# Every dependency is `async def`: FastAPI runs plain functions in a thread pool,
+# a thread hop per request for work that never blocks.
+async def get_context(request: Request) -> ServiceContext:
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 
@@ -34,7 +36,7 @@ def get_context(request: Request) -> ServiceContext:
 ContextDep = Annotated[ServiceContext, Depends(get_context)]
 
 
-def get_settings_dep(ctx: ContextDep) -> Settings:
+async def get_settings_dep(ctx: ContextDep) -> Settings:
     return ctx.settings
 
 
@@ -49,7 +51,7 @@ async def get_db(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_db)]
 
 
-def get_client(request: Request, ctx: ContextDep) -> ClientInfo:
+async def get_client(request: Request, ctx: ContextDep) -> ClientInfo:
     user_agent = request.headers.get("user-agent")
     return ClientInfo(
         ip=resolve_client_ip(request.scope, ctx.settings.trusted_proxy_networks),
@@ -61,7 +63,7 @@ ClientDep = Annotated[ClientInfo, Depends(get_client)]
 
 
 async def get_principal(
-    token: Annotated[str | None, Depends(oauth2_scheme)], db: SessionDep, ctx: ContextDep
+    token: Annotated[str | None, Depends(oauth2_scheme)], ctx: ContextDep
 ) -> Principal:
     if not token:
         raise NotAuthenticated()
@@ -69,7 +71,7 @@ async def get_principal(
         claims = ctx.access_tokens.decode(token)
     except InvalidAccessToken as exc:
         raise NotAuthenticated() from exc
-    return await SessionService(db, ctx).authenticate(claims)
+    return await authenticate(ctx, claims)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

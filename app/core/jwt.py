@@ -14,6 +14,10 @@ ACCESS_TYPE = "access"
 ACCESS_TYP_HEADER = "at+jwt"
 REQUIRED_CLAIMS = ("sub", "sid", "jti", "iat", "exp", "iss", "aud", "type")
 CLOCK_SKEW = timedelta(seconds=30)
+# Verified tokens remembered by their exact text: an SPA sends the same token
+# for its whole lifetime, and verifying costs far more than a dict lookup. Only
+# tokens that passed every check get in, and their lifetime is checked on use.
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidAccessToken(Exception):
@@ -26,6 +30,7 @@ class AccessClaims:
     session_id: uuid.UUID
     jti: str
     expires_at: datetime
+    issued_at: datetime
 
 
 class AccessTokenCodec:
@@ -37,6 +42,7 @@ class AccessTokenCodec:
         self._issuer = issuer
         self._ttl = ttl
         self._clock = clock
+        self._verified: dict[str, AccessClaims] = {}
 
     @property
     def ttl_seconds(self) -> int:
@@ -64,6 +70,18 @@ class AccessTokenCodec:
         Only the configured HMAC algorithm is accepted, and key-locating headers
         (`kid`, `jku`, `jwk`, `x5u`) are never consulted: the key is always ours.
         """
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))  # oldest first
+            self._verified[token] = claims
+        now = self._clock.now()
+        if claims.expires_at <= now or claims.issued_at > now + CLOCK_SKEW:
+            raise InvalidAccessToken("expired or not yet valid")
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             decoded = jwt.api_jwt.decode_complete(
                 token,
@@ -87,15 +105,12 @@ class AccessTokenCodec:
         try:
             exp = datetime.fromtimestamp(int(payload["exp"]), UTC)
             iat = datetime.fromtimestamp(int(payload["iat"]), UTC)
-            claims = AccessClaims(
+            return AccessClaims(
                 user_id=uuid.UUID(str(payload["sub"])),
                 session_id=uuid.UUID(str(payload["sid"])),
                 jti=str(payload["jti"]),
                 expires_at=exp,
+                issued_at=iat,
             )
         except (TypeError, ValueError, OverflowError, OSError) as exc:
             raise InvalidAccessToken("malformed claims") from exc
-        now = self._clock.now()
-        if exp <= now or iat > now + CLOCK_SKEW:
-            raise InvalidAccessToken("expired or not yet valid")
-        return claims

@@ -1,4 +1,4 @@
-"""Outermost layer: request id, the request log line, and the last-resort 500."""
+"""Request id, the request log line, request metrics, and the last-resort 500."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import metrics
 from app.core.context import request_id_var
 from app.core.logging import request_log
 from app.errors import internal_error_body
@@ -91,12 +92,18 @@ class RequestIdMiddleware:
                 await _send_internal_error(send, request_id, header)
             status = 500
         finally:
-            duration_ms = round((time.perf_counter() - start) * 1000, 2)
+            elapsed = time.perf_counter() - start
+            route = route_template(scope)
+            # One layer does both: a separate metrics layer would cost a call and
+            # a send wrapper per request for the same two numbers.
+            metrics.observe_request(
+                route=route, method=scope["method"], status=status, seconds=elapsed
+            )
             request_log.write(
                 method=scope["method"],
-                route=route_template(scope),
+                route=route,
                 status=status,
-                duration_ms=duration_ms,
+                duration_ms=round(elapsed * 1000, 2),
                 client=resolve_client_ip(scope, self.trusted_proxies),
             )
             request_id_var.reset(token)

@@ -109,32 +109,8 @@ class SessionService:
         await self.db.commit()
         log.warning("refresh_token_reuse", session_id=str(session.id))
 
-    async def authenticate(self, claims: AccessClaims) -> Principal:
-        """Resolve a verified access token to a live session and an active user.
-
-        Served from this process's memory (at most 1 s old), else from the shared
-        cache, else from the database (and then cached).
-        """
-        principals = self.ctx.principals
-        principal = principals.local(claims.session_id)
-        if principal is None:
-            principal, revoked, generation = await principals.shared(
-                claims.session_id, claims.user_id
-            )
-            if revoked:
-                raise NotAuthenticated()
-            if principal is None:
-                principal = await self._load(claims.session_id)
-                await principals.store(principal, generation)
-        if (
-            principal.user.id != claims.user_id
-            or principal.session_expires_at <= self.ctx.clock.now()
-            or not principal.user.is_active
-        ):
-            raise NotAuthenticated()
-        return principal
-
-    async def _load(self, session_id: uuid.UUID) -> Principal:
+    async def load_principal(self, session_id: uuid.UUID) -> Principal:
+        """The caller behind a session, from the database (None-safe: raises when dead)."""
         found = await self.sessions.get_with_user(session_id)
         if found is None or found[0].revoked_at is not None:
             raise NotAuthenticated()
@@ -178,3 +154,29 @@ def snapshot(user: User, providers: list[str]) -> UserSnapshot:
         created_at=user.created_at,
         providers=tuple(providers),
     )
+
+
+async def authenticate(ctx: ServiceContext, claims: AccessClaims) -> Principal:
+    """Resolve a verified access token to a live session and an active user.
+
+    Served from this process's memory (at most 1 s old), else from the shared
+    cache, else from the database (and then cached): a database session is
+    opened only on a miss.
+    """
+    principals = ctx.principals
+    principal = principals.local(claims.session_id)
+    if principal is None:
+        principal, revoked, generation = await principals.shared(claims.session_id, claims.user_id)
+        if revoked:
+            raise NotAuthenticated()
+        if principal is None:
+            async with ctx.sessionmaker() as db:
+                principal = await SessionService(db, ctx).load_principal(claims.session_id)
+            await principals.store(principal, generation)
+    if (
+        principal.user.id != claims.user_id
+        or principal.session_expires_at <= ctx.clock.now()
+        or not principal.user.is_active
+    ):
+        raise NotAuthenticated()
+    return principal

@@ -37,10 +37,6 @@ class UserService:
         self.ctx = ctx
         self.users = UserRepository(db)
 
-    def profile(self, principal: Principal) -> UserOut:
-        """The caller as they are known for this request (no database round trip)."""
-        return user_out(principal.user, principal.user.providers)
-
     async def update_profile(
         self, principal: Principal, *, changes: dict[str, object], client: ClientInfo
     ) -> UserOut:

@@ -156,3 +156,20 @@ def test_key_locating_headers_are_ignored(codec: AccessTokenCodec) -> None:
 def test_garbage(codec: AccessTokenCodec, junk: str) -> None:
     with pytest.raises(InvalidAccessToken):
         codec.decode(junk)
+
+
+def test_verified_tokens_are_remembered_within_a_bound(
+    codec: AccessTokenCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.core import jwt as module
+
+    monkeypatch.setattr(module, "VERIFIED_CACHE_SIZE", 3)
+    tokens = [codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4()) for _ in range(5)]
+    for token in tokens:
+        codec.decode(token)
+    assert len(codec._verified) == 3 and tokens[-1] in codec._verified
+    assert tokens[0] not in codec._verified  # the oldest went first
+    # A remembered token still has its signature's worth: a one-character change is new text.
+    head, body, sig = tokens[-1].split(".")
+    with pytest.raises(InvalidAccessToken):
+        codec.decode(f"{head}.{body}.{sig[:-1]}{'A' if sig[-1] != 'A' else 'B'}")

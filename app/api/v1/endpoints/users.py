@@ -11,7 +11,7 @@ from app.api.routing import AppRoute
 from app.dependencies import ClientDep, ContextDep, CurrentPrincipal, SessionDep
 from app.schemas.users import ChangePasswordIn, ProfileUpdateIn, SessionOut, UserOut
 from app.services.passwords import PasswordService
-from app.services.users import UserService
+from app.services.users import UserService, user_out
 
 router = APIRouter(
     prefix="/users", tags=["users"], route_class=AppRoute, responses=errors(*AUTHENTICATED)
@@ -19,9 +19,9 @@ router = APIRouter(
 
 
 @router.get("/profile")
-async def get_profile(principal: CurrentPrincipal, db: SessionDep, ctx: ContextDep) -> UserOut:
+async def get_profile(principal: CurrentPrincipal) -> UserOut:
     """The current user."""
-    return UserService(db, ctx).profile(principal)
+    return user_out(principal.user, principal.user.providers)
 
 
 @router.put("/profile", responses=errors(*JSON_BODY))
