@@ -16,9 +16,10 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.api.docs import install_docs
+from app.api.routing import include_flat
 from app.api.v1.endpoints import health
 from app.api.v1.endpoints import metrics as metrics_endpoint
-from app.api.v1.router import api_router
+from app.api.v1.router import include_api
 from app.cache.base import Store
 from app.config import Settings, get_settings
 from app.core import metrics
@@ -125,9 +126,9 @@ def create_app(
     )
     app.state.settings = settings
     register_exception_handlers(app)
-    app.include_router(health.router)
-    app.include_router(metrics_endpoint.router)
-    app.include_router(api_router)
+    include_flat(app, health.router)
+    include_api(app)
+    include_flat(app, metrics_endpoint.router)
     install_docs(app)
     return app
 

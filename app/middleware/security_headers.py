@@ -28,6 +28,10 @@ _COMMON = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 ]
 
+_API_HEADERS = [*_COMMON, (b"content-security-policy", API_CSP.encode())]
+_DOCS_HEADERS = [*_COMMON, (b"content-security-policy", DOCS_CSP.encode())]
+_HSTS_HEADER = (b"strict-transport-security", HSTS.encode())
+
 
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, trusted_proxies: tuple[IPNetwork, ...] = ()) -> None:
@@ -40,12 +44,9 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope["path"]
         is_docs = path in DOCS_PATHS or path.startswith(STATIC_PREFIX)
-        extra = [
-            *_COMMON,
-            (b"content-security-policy", (DOCS_CSP if is_docs else API_CSP).encode()),
-        ]
+        extra = _DOCS_HEADERS if is_docs else _API_HEADERS
         if is_https(scope, self.trusted_proxies):
-            extra.append((b"strict-transport-security", HSTS.encode()))
+            extra = [*extra, _HSTS_HEADER]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -20,10 +20,11 @@ dropped, so nothing cached before the outage outlives a change made during it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,7 @@ class PrincipalCache:
         self._clock = clock
         self._timer = timer
         self._local: dict[uuid.UUID, tuple[float, Principal]] = {}
+        self._loading: dict[uuid.UUID, asyncio.Task[Principal]] = {}
 
     # Reading -------------------------------------------------------------------
 
@@ -128,6 +130,22 @@ class PrincipalCache:
         principal = Principal(snapshot, session_id, datetime.fromisoformat(expires))
         self.remember(principal)
         return principal, False, generation
+
+    async def load_once(
+        self, session_id: uuid.UUID, load: Callable[[], Awaitable[Principal]]
+    ) -> Principal:
+        """Run `load` for a session not cached here, once however many requests ask.
+
+        A page that fires many requests at once, or the 1 s expiry under
+        load, would otherwise send each of them to the store or the database.
+        The load finishes even if the request that started it goes away.
+        """
+        task = self._loading.get(session_id)
+        if task is None:
+            task = asyncio.ensure_future(load())
+            self._loading[session_id] = task
+            task.add_done_callback(lambda _: self._loading.pop(session_id, None))
+        return await asyncio.shield(task)
 
     # Writing -------------------------------------------------------------------
 

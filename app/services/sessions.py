@@ -161,22 +161,29 @@ async def authenticate(ctx: ServiceContext, claims: AccessClaims) -> Principal:
 
     Served from this process's memory (at most 1 s old), else from the shared
     cache, else from the database (and then cached): a database session is
-    opened only on a miss.
+    opened only on a miss, and concurrent misses for one session share a load.
     """
-    principals = ctx.principals
-    principal = principals.local(claims.session_id)
+    principal = ctx.principals.local(claims.session_id)
     if principal is None:
-        principal, revoked, generation = await principals.shared(claims.session_id, claims.user_id)
-        if revoked:
-            raise NotAuthenticated()
-        if principal is None:
-            async with ctx.sessionmaker() as db:
-                principal = await SessionService(db, ctx).load_principal(claims.session_id)
-            await principals.store(principal, generation)
+        principal = await ctx.principals.load_once(
+            claims.session_id, lambda: _load_principal(ctx, claims)
+        )
     if (
         principal.user.id != claims.user_id
         or principal.session_expires_at <= ctx.clock.now()
         or not principal.user.is_active
     ):
         raise NotAuthenticated()
+    return principal
+
+
+async def _load_principal(ctx: ServiceContext, claims: AccessClaims) -> Principal:
+    principals = ctx.principals
+    principal, revoked, generation = await principals.shared(claims.session_id, claims.user_id)
+    if revoked:
+        raise NotAuthenticated()
+    if principal is None:
+        async with ctx.sessionmaker() as db:
+            principal = await SessionService(db, ctx).load_principal(claims.session_id)
+        await principals.store(principal, generation)
     return principal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import MutableMapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -11,6 +12,9 @@ _SCOPE_KEY = "app.client_ip"
 Scope = MutableMapping[str, Any]
 
 
+# Parsing an address costs microseconds and the same few clients come back on
+# every request: both pure functions keep a bounded cache.
+@lru_cache(maxsize=4096)
 def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip())
@@ -67,6 +71,7 @@ def is_https(scope: Scope, trusted: Sequence[IPNetwork]) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
 def client_bucket(address: str | None) -> str:
     """The rate-limit identity of a client address.
 

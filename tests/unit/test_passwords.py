@@ -134,4 +134,4 @@ async def test_hashing_runs_on_low_priority_threads_of_its_own() -> None:
         hasher.close()
     [(name, nice)] = seen
     assert name.startswith("bcrypt")
-    assert nice >= os.getpriority(os.PRIO_PROCESS, 0) + 10 or nice == 19
+    assert nice == 19  # the lowest: see _lower_priority

@@ -1,13 +1,24 @@
-from fastapi import APIRouter
+"""The /api/v1 routes, one router per module, copied into the application's flat
+route table (see `include_flat`)."""
+
+from fastapi import APIRouter, FastAPI
 
 from app.api.responses import errors
+from app.api.routing import include_flat
 from app.api.v1.endpoints import admin, auth, cache, health, oauth, users
 
-api_router = APIRouter(prefix="/api/v1", responses=errors(503))
+PREFIX = "/api/v1"
 # The hottest routes first: routing tries them in order.
-api_router.include_router(users.router)
-api_router.include_router(auth.router)
-api_router.include_router(oauth.router)
-api_router.include_router(admin.router)
-api_router.include_router(health.admin_router)
-api_router.include_router(cache.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    users.router,
+    auth.router,
+    oauth.router,
+    admin.router,
+    health.admin_router,
+    cache.router,
+)
+
+
+def include_api(app: FastAPI) -> None:
+    for router in ROUTERS:
+        include_flat(app, router, prefix=PREFIX, responses=errors(503))
