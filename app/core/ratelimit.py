@@ -1,10 +1,12 @@
 """Rate limiting: a sliding-window counter, shared through Redis, per process without it.
 
 Each check is one atomic step: one Lua call on Redis (one round trip), or one
-dict update in memory. The window is the classic two-counter approximation
-of a sliding window (the previous minute's count weighted by how much of it
-still overlaps, plus the current minute's), so memory and time per check are
-O(1) however high an operator sets the limit. A refused request is not
+dict update in memory. A limit may let a process reserve a batch of hits in
+that call and spend them without asking again (see `Limit.batch`). The
+window is the classic two-counter approximation of a sliding window (the
+previous minute's count weighted by how much of it still overlaps, plus the
+current minute's), so memory and time per check are O(1) however high an
+operator sets the limit. A refused request is not
 counted, so hammering a limit does not extend it.
 
 Every decision taken while serving a request is recorded in a context
@@ -26,31 +28,44 @@ from redis.exceptions import RedisError
 
 from app.cache.resilient import RedisHealth
 
+# Reserves up to ARGV[4] hits at once (a lease the process then spends without
+# asking again): never more than the budget left, and never more than a
+# sixteenth of it, so near the limit every hit is counted one by one.
 _SCRIPT = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local elapsed = tonumber(ARGV[3])
+local batch = tonumber(ARGV[4])
 local previous = tonumber(redis.call('GET', KEYS[1]) or '0')
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 local used = math.floor(previous * (window - elapsed) / window) + current
 if used >= limit then
-  return {0, used}
+  return {0, used, 0}
 end
-current = redis.call('INCR', KEYS[2])
-if current == 1 then
+local grant = math.max(1, math.min(batch, math.floor((limit - used) / 16)))
+current = redis.call('INCRBY', KEYS[2], grant)
+if current == grant then
   redis.call('PEXPIRE', KEYS[2], window * 2)
 end
-return {1, used + 1}
+return {1, used + grant, grant}
 """
 
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """`amount` requests per `window` seconds, under its own `name` (its own budget)."""
+    """`amount` requests per `window` seconds, under its own `name` (its own budget).
+
+    With Redis, a process may reserve up to `batch` hits of the budget in one
+    round trip and spend them locally. Reserved hits count as used, so the
+    limit is never exceeded; the cost is that hits reserved by one process
+    are not available to another until the window moves on. Security limits
+    (login, reset, per account) keep `batch=1`: every hit asks Redis.
+    """
 
     name: str
     amount: int
     window: int = 60
+    batch: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +147,8 @@ class RateLimiter:
         self._timer = timer
         self._memory = MemoryCounter()
         self._script: Any = redis.register_script(_SCRIPT) if redis is not None else None
+        # key -> [window index, hits reserved and not yet spent, Redis count after reserving]
+        self._leases: dict[str, list[int]] = {}
 
     @property
     def backend(self) -> str:
@@ -159,17 +176,28 @@ class RateLimiter:
         base = f"{self._prefix}{limit.name}:{key}:"
         if self._script is not None and self._health.should_try():
             index, elapsed = divmod(now_ms, window_ms)
+            lease = self._leases.get(base)
+            if lease is not None and lease[0] == index and lease[1] > 0:
+                lease[1] -= 1
+                return True, lease[2] - lease[1]
             try:
-                allowed, used = await self._script(
+                allowed, used, granted = await self._script(
                     keys=[f"{base}{index - 1}", f"{base}{index}"],
-                    args=[limit.amount, window_ms, elapsed],
+                    args=[limit.amount, window_ms, elapsed, limit.batch],
                 )
             except (RedisError, OSError) as exc:
                 self._health.mark_down(exc)
             else:
                 self._health.mark_up()
-                return bool(allowed), int(used)
+                if int(granted) > 1:
+                    self._lease(base, index, int(granted) - 1, int(used))
+                return bool(allowed), int(used) - max(0, int(granted) - 1)
         return self._memory.hit(base, limit.amount, window_ms, now_ms)
+
+    def _lease(self, base: str, index: int, left: int, used: int) -> None:
+        if len(self._leases) > 10_000:
+            self._leases = {k: v for k, v in self._leases.items() if v[0] >= index}
+        self._leases[base] = [index, left, used]
 
     def reset_memory(self) -> None:
         self._memory.clear()

@@ -11,6 +11,7 @@ from app.errors import ErrorCode, error_body
 from app.middleware.responses import send_json
 from app.utils.net import client_bucket, resolve_client_ip
 
+GLOBAL_BATCH = 64
 # Probes and scrapers must never be throttled.
 EXEMPT_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
 AUTH_ROUTES = {
@@ -34,7 +35,8 @@ class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
         self.app = app
         self.trusted = settings.trusted_proxy_networks
-        self.global_limit = Limit("global", settings.RATE_LIMIT_PER_MINUTE)
+        # The global budget may be reserved in batches (see Limit); the auth routes' not.
+        self.global_limit = Limit("global", settings.RATE_LIMIT_PER_MINUTE, batch=GLOBAL_BATCH)
         self.route_limits = {
             key: Limit(name, settings.AUTH_RATE_LIMIT_PER_MINUTE)
             for key, name in AUTH_ROUTES.items()

@@ -103,3 +103,69 @@ def test_tightest_prefers_a_refusal() -> None:
     refused = Decision(allowed=False, limit=100, remaining=0, reset=30)
     assert tightest([ok, refused]) is refused
     assert tightest([]) is None
+
+
+@pytest.fixture
+async def shared_redis() -> AsyncIterator[tuple[Redis, str]]:
+    """A Redis client and a key prefix of this test's own, removed afterwards."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("needs Redis (TEST_REDIS_URL)")
+    client = Redis.from_url(url, decode_responses=True)
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        yield client, prefix
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def window_count(client: Redis, prefix: str, timer: Timer, name: str, key: str) -> int:
+    index = int(timer.now * 1000) // 60_000
+    return int(await client.get(f"{prefix}:rl:{name}:{key}:{index}") or 0)
+
+
+async def test_a_batch_limit_reserves_hits_and_spends_them_locally(
+    shared_redis: tuple[Redis, str],
+) -> None:
+    client, prefix = shared_redis
+    timer = Timer()
+    limiter = RateLimiter(redis=client, prefix=prefix, timer=timer)
+    limit = Limit("global", 1600, batch=64)
+    first = await limiter.hit(limit, "c")
+    # One round trip reserved 64 hits (a sixteenth of 1,600 is more): Redis counts them all.
+    assert await window_count(client, prefix, timer, "global", "c") == 64
+    rest = [await limiter.hit(limit, "c") for _ in range(63)]
+    assert await window_count(client, prefix, timer, "global", "c") == 64  # not asked again
+    assert [d.remaining for d in [first, *rest]] == list(range(1599, 1535, -1))
+    await limiter.hit(limit, "c")
+    assert await window_count(client, prefix, timer, "global", "c") == 128
+
+
+async def test_a_limit_without_batch_asks_redis_every_time(
+    shared_redis: tuple[Redis, str],
+) -> None:
+    client, prefix = shared_redis
+    timer = Timer()
+    limiter = RateLimiter(redis=client, prefix=prefix, timer=timer)
+    for expected in range(1, 6):
+        await limiter.hit(Limit("login", 1600), "c")
+        assert await window_count(client, prefix, timer, "login", "c") == expected
+
+
+async def test_processes_reserving_batches_never_exceed_the_limit(
+    shared_redis: tuple[Redis, str],
+) -> None:
+    client, prefix = shared_redis
+    timer = Timer()
+    processes = [RateLimiter(redis=client, prefix=prefix, timer=timer) for _ in range(3)]
+    limit = Limit("global", 200, batch=64)
+    admitted = 0
+    for i in range(400):
+        admitted += (await processes[i % 3].hit(limit, "c")).allowed
+    # Reserved hits count as used, so nothing beyond the limit gets through; near
+    # the limit hits are reserved one by one, so little of it is stranded.
+    assert 190 <= admitted <= 200
+    assert await window_count(client, prefix, timer, "global", "c") == 200
