@@ -16,6 +16,7 @@ variable, so the middleware can describe the tightest limit that applied
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -149,6 +150,7 @@ class RateLimiter:
         self._script: Any = redis.register_script(_SCRIPT) if redis is not None else None
         # key -> [window index, hits reserved and not yet spent, Redis count after reserving]
         self._leases: dict[str, list[int]] = {}
+        self._reserving: dict[str, asyncio.Future[None]] = {}
 
     @property
     def backend(self) -> str:
@@ -176,10 +178,11 @@ class RateLimiter:
         base = f"{self._prefix}{limit.name}:{key}:"
         if self._script is not None and self._health.should_try():
             index, elapsed = divmod(now_ms, window_ms)
-            lease = self._leases.get(base)
-            if lease is not None and lease[0] == index and lease[1] > 0:
-                lease[1] -= 1
-                return True, lease[2] - lease[1]
+            if limit.batch > 1:
+                spent = await self._spend_lease(base, index)
+                if spent is not None:
+                    return True, spent
+                self._reserving[base] = asyncio.get_running_loop().create_future()
             try:
                 allowed, used, granted = await self._script(
                     keys=[f"{base}{index - 1}", f"{base}{index}"],
@@ -192,7 +195,25 @@ class RateLimiter:
                 if int(granted) > 1:
                     self._lease(base, index, int(granted) - 1, int(used))
                 return bool(allowed), int(used) - max(0, int(granted) - 1)
+            finally:
+                reserving = self._reserving.pop(base, None)
+                if reserving is not None:
+                    reserving.set_result(None)
         return self._memory.hit(base, limit.amount, window_ms, now_ms)
+
+    async def _spend_lease(self, base: str, index: int) -> int | None:
+        """Take one hit from this process's lease (the count to report), or None when
+        there is none left. While another request is reserving for the same key,
+        wait for it: concurrent misses would each reserve a batch."""
+        while True:
+            lease = self._leases.get(base)
+            if lease is not None and lease[0] == index and lease[1] > 0:
+                lease[1] -= 1
+                return lease[2] - lease[1]
+            reserving = self._reserving.get(base)
+            if reserving is None:
+                return None
+            await asyncio.shield(reserving)
 
     def _lease(self, base: str, index: int, left: int, used: int) -> None:
         if len(self._leases) > 10_000:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -169,3 +170,14 @@ async def test_processes_reserving_batches_never_exceed_the_limit(
     # the limit hits are reserved one by one, so little of it is stranded.
     assert 190 <= admitted <= 200
     assert await window_count(client, prefix, timer, "global", "c") == 200
+
+
+async def test_concurrent_requests_share_one_reservation(shared_redis: tuple[Redis, str]) -> None:
+    client, prefix = shared_redis
+    timer = Timer()
+    limiter = RateLimiter(redis=client, prefix=prefix, timer=timer)
+    limit = Limit("global", 1600, batch=64)
+    decisions = await asyncio.gather(*(limiter.hit(limit, "c") for _ in range(64)))
+    assert all(d.allowed for d in decisions)
+    assert sorted(d.remaining for d in decisions) == list(range(1536, 1600))
+    assert await window_count(client, prefix, timer, "global", "c") == 64
