@@ -96,7 +96,10 @@ class PrincipalCache:
         self._clock = clock
         self._timer = timer
         self._local: dict[uuid.UUID, tuple[float, Principal]] = {}
-        self._loading: dict[uuid.UUID, asyncio.Task[Principal]] = {}
+        self._loading: dict[uuid.UUID, tuple[int, asyncio.Task[Principal]]] = {}
+        # Bumped by every revocation and user change: a load begun before one may
+        # have read what it changed, so its result is neither joined nor kept.
+        self._epoch = 0
 
     # Reading -------------------------------------------------------------------
 
@@ -128,7 +131,6 @@ class PrincipalCache:
         if snapshot is None or owner != str(user_id):
             return None, False, generation
         principal = Principal(snapshot, session_id, datetime.fromisoformat(expires))
-        self.remember(principal)
         return principal, False, generation
 
     async def load_once(
@@ -140,12 +142,28 @@ class PrincipalCache:
         load, would otherwise send each of them to the store or the database.
         The load finishes even if the request that started it goes away.
         """
-        task = self._loading.get(session_id)
-        if task is None:
-            task = asyncio.ensure_future(load())
-            self._loading[session_id] = task
-            task.add_done_callback(lambda _: self._loading.pop(session_id, None))
+        epoch = self._epoch
+        loading = self._loading.get(session_id)
+        if loading is None or loading[0] != epoch:
+            task = asyncio.ensure_future(self._load_and_remember(load, epoch))
+            self._loading[session_id] = (epoch, task)
+            task.add_done_callback(lambda done: self._done_loading(session_id, done))
+        else:
+            task = loading[1]
         return await asyncio.shield(task)
+
+    async def _load_and_remember(
+        self, load: Callable[[], Awaitable[Principal]], epoch: int
+    ) -> Principal:
+        principal = await load()
+        if epoch == self._epoch:
+            self.remember(principal)
+        return principal
+
+    def _done_loading(self, session_id: uuid.UUID, task: asyncio.Task[Principal]) -> None:
+        loading = self._loading.get(session_id)
+        if loading is not None and loading[1] is task:
+            del self._loading[session_id]
 
     # Writing -------------------------------------------------------------------
 
@@ -156,8 +174,8 @@ class PrincipalCache:
         self._local[principal.session_id] = (self._timer() + LOCAL_TTL, principal)
 
     async def store(self, principal: Principal, generation: int) -> None:
-        """Cache a principal read from the database (never over a tombstone)."""
-        self.remember(principal)
+        """Cache a principal read from the database in the shared store (never over a
+        tombstone). This process keeps it through `load_once`."""
         remaining = (principal.session_expires_at - self._clock.now()).total_seconds()
         ttl = min(SESSION_TTL, remaining)
         if ttl <= 0:
@@ -172,18 +190,21 @@ class PrincipalCache:
 
     async def revoke(self, session_ids: list[uuid.UUID], *, ttl: float) -> None:
         """Mark sessions revoked for every process (call before the revocation commits)."""
+        self._epoch += 1
         for session_id in session_ids:
             self._local.pop(session_id, None)
             await self._store.set(_sess(session_id), REVOKED, ttl=ttl)
 
     async def forget_user(self, user_id: uuid.UUID) -> None:
         """The user changed (call after the change commits): stale copies are ignored."""
+        self._epoch += 1
         for session_id in [k for k, (_, p) in self._local.items() if p.user.id == user_id]:
             self._local.pop(session_id, None)
         await self._store.incr(_gen(user_id), ttl=USER_TTL * 2)
 
     async def drop_shared(self) -> None:
         """Forget every shared entry (after a Redis outage: deletes may have been lost)."""
+        self._epoch += 1
         for prefix in ("sess:", "user:"):
             await self._store.clear(NAMESPACE + prefix)
 

@@ -75,3 +75,39 @@ async def test_the_first_caller_leaving_does_not_cancel_the_others(cache: Princi
     loader.release.set()
     assert await second is loader.result
     assert first.cancelled() and loader.calls == 1
+
+
+async def test_a_load_begun_before_a_revocation_is_not_kept_nor_joined(
+    cache: PrincipalCache,
+) -> None:
+    sid = uuid.uuid4()
+    before = Loader(principal(sid))
+    early = asyncio.create_task(cache.load_once(sid, before))
+    await asyncio.sleep(0)
+    await cache.revoke([sid], ttl=60)  # e.g. a logout while the load is in flight
+    after = Loader(LookupError("revoked"))
+    late = asyncio.create_task(cache.load_once(sid, after))
+    await asyncio.sleep(0)
+    before.release.set()
+    after.release.set()
+    assert await early is before.result  # it began before the logout
+    with pytest.raises(LookupError):
+        await late  # it did not join the older load: it ran its own
+    assert after.calls == 1
+    assert cache.local(sid) is None  # nothing read before the logout stays cached
+
+
+async def test_a_load_begun_before_a_user_change_is_not_kept(cache: PrincipalCache) -> None:
+    sid = uuid.uuid4()
+    loader = Loader(principal(sid))
+    task = asyncio.create_task(cache.load_once(sid, loader))
+    await asyncio.sleep(0)
+    await cache.forget_user(loader.result.user.id)  # e.g. the role changed
+    loader.release.set()
+    await task
+    assert cache.local(sid) is None
+    # A load begun after the change is kept.
+    fresh = Loader(principal(sid))
+    fresh.release.set()
+    await cache.load_once(sid, fresh)
+    assert cache.local(sid) is fresh.result
