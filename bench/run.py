@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import bcrypt
@@ -151,9 +151,12 @@ def best(results: list[Result]) -> Result:
 
 
 def interleave(targets: dict[str, Callable[[], Result]]) -> dict[str, Result]:
+    """Each target once per round, in reverse order every other round, so no target
+    always runs first (or always right after another)."""
     runs: dict[str, list[Result]] = {name: [] for name in targets}
-    for _ in range(ROUNDS):
-        for name, fn in targets.items():
+    order = list(targets.items())
+    for round_ in range(ROUNDS):
+        for name, fn in order if round_ % 2 == 0 else reversed(order):
             runs[name].append(fn())
     return {name: best(results) for name, results in runs.items()}
 
@@ -175,14 +178,16 @@ def seed_refresh_tokens(base: str, count: int) -> list[str]:
         ]
 
 
-def main() -> None:  # noqa: PLR0915
-    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+UVICORN_FLAGS = ["--no-access-log", "--no-proxy-headers", "--no-server-header", "--workers", "1"]
+
+
+def service_env(workdir: Path) -> dict[str, str]:
+    """The service's environment for a benchmark, with its database migrated and seeded."""
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{workdir}/bench.db"
-    redis_url = os.environ.get("BENCH_REDIS_URL", "")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "BENCH_"))},
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", ""),
         "REDIS_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PASSWORD_PEPPER": secrets.token_urlsafe(48),
@@ -194,31 +199,39 @@ def main() -> None:  # noqa: PLR0915
         "EMAIL_BACKEND": "console",
         "BACKEND_BASE_URL": "http://localhost:8000",
     }
+    for command in (["migrate"], ["create-admin", "--email", EMAIL, "--password", PASSWORD]):
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "app.cli", *command],
+            env=env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    return env
+
+
+def mode_name(env: dict[str, str]) -> str:
+    database = "postgresql" if "postgresql" in env["DATABASE_URL"] else "sqlite"
+    if database == "sqlite" and not env["REDIS_URL"]:
+        return "embedded (sqlite+memory)"
+    return f"{database}+redis" if env["REDIS_URL"] else database
+
+
+def uvicorn_server(
+    factory: str, env: dict[str, str], log: Path, port: int
+) -> AbstractContextManager[int]:
+    """An app factory served by uvicorn with the benchmark's common flags."""
+    args = [sys.executable, "-m", "uvicorn", factory, "--factory", "--port", str(port)]
+    return server([*args, "--log-level", "warning", *UVICORN_FLAGS], env, log, port)
+
+
+def main() -> None:  # noqa: PLR0915
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    env = service_env(workdir)
     python = sys.executable
-    subprocess.run(
-        [python, "-m", "app.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True
-    )  # noqa: S603
-    subprocess.run(  # noqa: S603
-        [python, "-m", "app.cli", "create-admin", "--email", EMAIL, "--password", PASSWORD],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
     app_port, bare_port = free_port(), free_port()
     app_base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
-    uvicorn_flags = [
-        "--no-access-log",
-        "--no-proxy-headers",
-        "--no-server-header",
-        "--workers",
-        "1",
-    ]
-    mode = (
-        "postgresql+redis"
-        if "postgresql" in database_url and redis_url
-        else ("postgresql" if "postgresql" in database_url else "embedded (sqlite+memory)")
-    )
+    mode = mode_name(env)
     print(
         f"mode: {mode}; load generator: {'wrk' if have_wrk() else 'asyncio client'}; "
         f"{ROUNDS} rounds x {DURATION:g}s, {CONNECTIONS} connections; "
@@ -233,23 +246,7 @@ def main() -> None:  # noqa: PLR0915
             workdir / "app.log",
             app_port,
         ) as app_pid,
-        server(
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:create_app",
-                "--factory",
-                "--port",
-                str(bare_port),
-                "--log-level",
-                "warning",
-                *uvicorn_flags,
-            ],
-            env,
-            workdir / "bare.log",
-            bare_port,
-        ),
+        uvicorn_server("bench.bare_app:create_app", env, workdir / "bare.log", bare_port),
     ):
         access = login_pair(app_base)["access_token"]
         m = lambda target, **kw: lambda: measure(target, workdir=workdir, **kw)  # noqa: E731
