@@ -13,11 +13,11 @@ defence; the code logs ids, never secrets, in the first place.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from collections.abc import MutableMapping
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, MutableMapping
+from json.encoder import c_encode_basestring_ascii, py_encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
 import structlog
@@ -89,29 +89,59 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 class _RequestLog:
-    """Writes the per-request line. In JSON mode it renders the line itself, the same
-    shape structlog would, at a fraction of the cost; in console mode it uses structlog."""
+    """Writes the per-request line. In JSON mode it renders the line itself, exactly
+    as structlog's JSON renderer would (`json.dumps` of the same fields), at a
+    fraction of the cost; in console mode it uses structlog."""
 
     json = True
     enabled = True
     logger: Any = structlog.get_logger("app.request")
 
-    def write(self, **fields: Any) -> None:
+    def __init__(self) -> None:
+        self._second = -1
+        self._second_text = ""
+
+    def write(
+        self, *, method: str, route: str, status: int, duration_ms: float, client: str | None
+    ) -> None:
         if not self.enabled:
             return
         if not self.json:
-            self.logger.info("request", **fields)
+            self.logger.info(
+                "request",
+                method=method,
+                route=route,
+                status=status,
+                duration_ms=duration_ms,
+                client=client,
+            )
             return
-        fields["event"] = "request"
         request_id = request_id_var.get()
-        if request_id is not None:
-            fields["request_id"] = request_id
-        fields["level"] = "info"
-        fields["logger"] = "app.request"
-        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        client_text = "null" if client is None else _quote(client)
+        line = (
+            f'{{"method": {_quote(method)}, "route": {_quote(route)}, "status": {status:d}, '
+            f'"duration_ms": {duration_ms!r}, "client": {client_text}, "event": "request", '
+            + (f'"request_id": {_quote(request_id)}, ' if request_id is not None else "")
+            + f'"level": "info", "logger": "app.request", "timestamp": "{self._timestamp()}"}}\n'
+        )
         stream: TextIO = sys.stderr
-        stream.write(json.dumps(fields) + "\n")
+        stream.write(line)
         stream.flush()
+
+    def _timestamp(self) -> str:
+        """UTC ISO 8601 with microseconds, as `datetime.isoformat`, the date and time
+        formatted once per second."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        micro = int((now - second) * 1_000_000)
+        return f"{self._second_text}.{micro:06d}Z" if micro else f"{self._second_text}Z"
+
+
+# The escaper json.dumps itself uses for strings (ensure_ascii), in C when available.
+_quote: Callable[[str], str] = c_encode_basestring_ascii or py_encode_basestring_ascii
 
 
 request_log = _RequestLog()
