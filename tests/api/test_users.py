@@ -26,6 +26,21 @@ async def test_profile_get_and_update(harness: Harness) -> None:
     assert [r.details for r in rows] == [{"fields": ["full_name"]}]
 
 
+async def test_profile_body_is_what_fastapi_serializes(harness: Harness) -> None:
+    """GET sends a body rendered once per cached snapshot; it must be byte for byte
+    what FastAPI's own serialization of UserOut sends (PUT's response)."""
+    headers = bearer((await harness.login(await harness.user()))["access_token"])
+    await harness.client.get(f"{API}/users/profile", headers=headers)  # cache the old state
+    updated = await harness.client.put(
+        f"{API}/users/profile", headers=headers, json={"full_name": 'Zoë "Z" 中\\'}
+    )
+    profile = await harness.client.get(f"{API}/users/profile", headers=headers)
+    assert profile.status_code == updated.status_code == 200
+    assert profile.content == updated.content
+    assert profile.headers["content-type"] == updated.headers["content-type"]
+    assert profile.json()["full_name"] == 'Zoë "Z" 中\\'
+
+
 async def test_profile_cannot_change_role_email_or_flags(harness: Harness) -> None:
     email = await harness.user()
     headers = bearer((await harness.login(email))["access_token"])
