@@ -18,7 +18,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.context import request_id_var
+from app.core.context import current_request_id
 
 log = structlog.get_logger(__name__)
 
@@ -247,7 +247,7 @@ async def _database_unavailable_handler(request: Request, exc: Exception) -> JSO
 
 
 async def _unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(internal_error_body(request_id_var.get()), status_code=500)
+    return JSONResponse(internal_error_body(current_request_id()), status_code=500)
 
 
 def register_exception_handlers(app: FastAPI) -> None:

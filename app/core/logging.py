@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from app.core.context import request_id_var
+from app.core.context import current_request_id
 
 SECRET_KEYS = frozenset(
     {
@@ -49,7 +49,7 @@ def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[s
 
 
 def add_request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    request_id = request_id_var.get()
+    request_id = current_request_id()
     if request_id is not None:
         event.setdefault("request_id", request_id)
     return event
@@ -116,7 +116,7 @@ class _RequestLog:
                 client=client,
             )
             return
-        request_id = request_id_var.get()
+        request_id = current_request_id()
         client_text = "null" if client is None else _quote(client)
         line = (
             f'{{"method": {_quote(method)}, "route": {_quote(route)}, "status": {status:d}, '

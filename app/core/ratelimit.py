@@ -9,8 +9,8 @@ current minute's), so memory and time per check are O(1) however high an
 operator sets the limit. A refused request is not
 counted, so hammering a limit does not extend it.
 
-Every decision taken while serving a request is recorded in a context
-variable, so the middleware can describe the tightest limit that applied
+Every decision taken while serving a request is recorded on the request's
+context (app.core.context), so the middleware can describe the tightest limit that applied
 (RateLimit-* headers) even when a service made the decision.
 """
 
@@ -20,7 +20,6 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from app.cache.resilient import RedisHealth
+from app.core.context import request_context_var
 
 # Reserves up to ARGV[4] hits at once (a lease the process then spends without
 # asking again): never more than the budget left, and never more than a
@@ -85,10 +85,6 @@ class Decision:
         if not self.allowed:
             values.append((b"retry-after", str(max(1, self.reset)).encode()))
         return values
-
-
-# Decisions taken while serving the current request (set by the middleware).
-decisions_var: ContextVar[list[Decision] | None] = ContextVar("rate_limit_decisions", default=None)
 
 
 def tightest(decisions: list[Decision]) -> Decision | None:
@@ -169,9 +165,9 @@ class RateLimiter:
             remaining=max(0, limit.amount - used),
             reset=math.ceil((window_ms - now_ms % window_ms) / 1000),
         )
-        recorded = decisions_var.get()
-        if recorded is not None:
-            recorded.append(decision)
+        request = request_context_var.get()
+        if request is not None:
+            request.decisions.append(decision)
         return decision
 
     async def _count(self, limit: Limit, key: str, window_ms: int, now_ms: int) -> tuple[bool, int]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
-from app.core.ratelimit import Decision, Limit, decisions_var, tightest
+from app.core.context import RequestContext, request_context_var
+from app.core.ratelimit import Decision, Limit, tightest
 from app.errors import ErrorCode, error_body
 from app.middleware.responses import send_json
 from app.utils.net import client_bucket, resolve_client_ip
@@ -48,8 +49,12 @@ class RateLimitMiddleware:
             return
         limiter = scope["app"].state.ctx.limiter
         client = client_bucket(resolve_client_ip(scope, self.trusted))
-        decisions: list[Decision] = []
-        token = decisions_var.set(decisions)
+        request = request_context_var.get()
+        token = None
+        if request is None:  # not under the request-id layer: keep decisions all the same
+            request = RequestContext(request_id=None)
+            token = request_context_var.set(request)
+        decisions = request.decisions
         try:
             decision = await limiter.hit(self.global_limit, client)
             route_limit = self.route_limits.get((scope["method"], scope["path"]))
@@ -68,7 +73,8 @@ class RateLimitMiddleware:
 
             await self.app(scope, receive, send_with_headers)
         finally:
-            decisions_var.reset(token)
+            if token is not None:
+                request_context_var.reset(token)
 
 
 async def _refuse(send: Send, decision: Decision) -> None:

@@ -10,7 +10,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
-from app.core.context import request_id_var
+from app.core.context import RequestContext, request_context_var
 from app.core.logging import request_log
 from app.errors import internal_error_body
 from app.middleware.responses import send_json
@@ -70,7 +70,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_id(scope) or os.urandom(16).hex()
-        token = request_id_var.set(request_id)
+        token = request_context_var.set(RequestContext(request_id))
         header = (b"x-request-id", request_id.encode("ascii"))
         status = 500
         started = False
@@ -106,7 +106,7 @@ class RequestIdMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
                 client=resolve_client_ip(scope, self.trusted_proxies),
             )
-            request_id_var.reset(token)
+            request_context_var.reset(token)
 
 
 async def _send_internal_error(send: Send, request_id: str, header: tuple[bytes, bytes]) -> None:

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from app.core.ratelimit import Decision, Limit, MemoryCounter, RateLimiter, decisions_var, tightest
+from app.core.context import RequestContext, request_context_var
+from app.core.ratelimit import Decision, Limit, MemoryCounter, RateLimiter, tightest
 
 
 class Timer:
@@ -88,14 +89,14 @@ async def test_decisions_are_recorded_for_the_request(
     limiter_and_timer: tuple[RateLimiter, Timer],
 ) -> None:
     limiter, _ = limiter_and_timer
-    recorded: list[Decision] = []
-    token = decisions_var.set(recorded)
+    request = RequestContext(request_id="r1")
+    token = request_context_var.set(request)
     try:
         await limiter.hit(Limit("wide", 100), "c")
         await limiter.hit(Limit("narrow", 2), "c")
     finally:
-        decisions_var.reset(token)
-    best = tightest(recorded)
+        request_context_var.reset(token)
+    best = tightest(request.decisions)
     assert best is not None and best.limit == 2 and best.remaining == 1
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.core.context import request_id_var
+from app.core.context import RequestContext, request_context_var
 from app.core.logging import _RequestLog
 
 ODD = ['a"b', "back\\slash", "tab\there", "new\nline", "é ü 中", "\x00\x1f", "</script>"]
@@ -16,11 +16,11 @@ ODD = ['a"b', "back\\slash", "tab\there", "new\nline", "é ü 中", "\x00\x1f", 
 
 def render(capsys: pytest.CaptureFixture[str], request_id: str | None, **fields: object) -> str:
     log = _RequestLog()
-    token = request_id_var.set(request_id)
+    token = request_context_var.set(RequestContext(request_id))
     try:
         log.write(**fields)  # type: ignore[arg-type]
     finally:
-        request_id_var.reset(token)
+        request_context_var.reset(token)
     return capsys.readouterr().err
 
 
