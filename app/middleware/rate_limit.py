@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
-from app.core.context import RequestContext, request_context_var
+from app.core.context import request_context_var
 from app.core.ratelimit import Decision, Limit, tightest
 from app.errors import ErrorCode, error_body
 from app.middleware.responses import send_json
@@ -49,32 +49,25 @@ class RateLimitMiddleware:
             return
         limiter = scope["app"].state.ctx.limiter
         client = client_bucket(resolve_client_ip(scope, self.trusted))
+        # The request-id layer (outside this one) owns the request's context.
         request = request_context_var.get()
-        token = None
-        if request is None:  # not under the request-id layer: keep decisions all the same
-            request = RequestContext(request_id=None)
-            token = request_context_var.set(request)
-        decisions = request.decisions
-        try:
-            decision = await limiter.hit(self.global_limit, client)
-            route_limit = self.route_limits.get((scope["method"], scope["path"]))
-            if decision.allowed and route_limit is not None:
-                decision = await limiter.hit(route_limit, client)
-            if not decision.allowed:
-                await _refuse(send, decision)
-                return
+        decisions = request.decisions if request is not None else []
+        decision = await limiter.hit(self.global_limit, client)
+        route_limit = self.route_limits.get((scope["method"], scope["path"]))
+        if decision.allowed and route_limit is not None:
+            decision = await limiter.hit(route_limit, client)
+        if not decision.allowed:
+            await _refuse(send, decision)
+            return
 
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    best = tightest(decisions)
-                    if best is not None:
-                        message["headers"] = [*message.get("headers", []), *best.headers()]
-                await send(message)
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                best = tightest(decisions)
+                if best is not None:
+                    message["headers"] = [*message.get("headers", []), *best.headers()]
+            await send(message)
 
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            if token is not None:
-                request_context_var.reset(token)
+        await self.app(scope, receive, send_with_headers)
 
 
 async def _refuse(send: Send, decision: Decision) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,26 +32,14 @@ def user_out(user: User | UserSnapshot, providers: Sequence[str]) -> UserOut:
     )
 
 
-# Rendered UserOut JSON per snapshot object (held, so its id stays its own).
-_rendered: dict[int, tuple[UserSnapshot, bytes]] = {}
-_RENDERED_MAX = 4096
-
-
+@lru_cache(maxsize=4096)
 def profile_json(user: UserSnapshot) -> bytes:
-    """UserOut's JSON for a cached snapshot, exactly as FastAPI would send it.
+    """UserOut's JSON for a user snapshot, exactly as FastAPI would send it.
 
-    A snapshot is immutable and the principal cache hands the same one to every
-    request of its session for up to a second, so it is rendered once, not per
-    request.
+    Snapshots are immutable values, so one rendering serves every request that
+    shows the same state of the user (a change makes a different snapshot).
     """
-    entry = _rendered.get(id(user))
-    if entry is not None and entry[0] is user:
-        return entry[1]
-    body = user_out(user, user.providers).model_dump_json(by_alias=True).encode()
-    if len(_rendered) >= _RENDERED_MAX:
-        _rendered.clear()
-    _rendered[id(user)] = (user, body)
-    return body
+    return user_out(user, user.providers).model_dump_json(by_alias=True).encode()
 
 
 class UserService:

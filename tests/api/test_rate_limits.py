@@ -75,6 +75,23 @@ async def test_login_is_limited_per_account_across_addresses(make_harness: Harne
     assert statuses == [401, 401, 401, 429]
 
 
+async def test_headers_describe_the_per_account_budget_when_it_is_tightest(
+    make_harness: HarnessFactory,
+) -> None:
+    """The per-account check runs inside the login service; its decision reaches the
+    response headers through the request's context."""
+    harness = await make_harness(AUTH_RATE_LIMIT_PER_MINUTE=3, RATE_LIMIT_PER_MINUTE=1000)
+    email = new_email()
+    remaining = []
+    for i in range(3):
+        # A fresh address each time: its own route budget has 2 left, the account's less.
+        client = harness.new_client(peer=(f"198.51.100.{i}", 1))
+        response = await login(client, email, "some password")
+        assert response.status_code == 401
+        remaining.append(_limit_headers(response)[:2])
+    assert remaining == [(3, 2), (3, 1), (3, 0)]
+
+
 @pytest.mark.parametrize("path", ["/auth/password-reset", "/auth/verify-email/resend"])
 async def test_mail_routes_limit_known_and_unknown_addresses_alike(
     make_harness: HarnessFactory, path: str

@@ -21,8 +21,8 @@ router = APIRouter(
 @router.get("/profile", response_model=UserOut)
 async def get_profile(principal: CurrentPrincipal) -> Response:
     """The current user."""
-    # The hottest read of the service: the body is rendered once per cached
-    # snapshot instead of validated and serialized again on every request.
+    # The hottest read of the service: the body is rendered once per user state
+    # instead of validated and serialized again on every request.
     return Response(profile_json(principal.user), media_type="application/json")
 
 
