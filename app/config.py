@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -124,6 +125,25 @@ class Settings(BaseSettings):
     # Operations
     SLOW_QUERY_MS: float = Field(default=200, gt=0)
 
+    # Beyond the seed (SPEC §7)
+    APP_NAME: str = Field(default="Auth backend", min_length=1, max_length=64)
+    # Keys of the data encrypted at rest; unset: derived from PASSWORD_PEPPER.
+    DATA_ENCRYPTION_KEY: Annotated[list[SecretStr], NoDecode] = []
+    WEBAUTHN_RP_ID: str | None = None
+    WEBAUTHN_ORIGINS: Annotated[list[str], NoDecode] = []
+    REFRESH_TOKEN_REUSE_INTERVAL_SECONDS: int = Field(default=0, ge=0, le=300)
+    SESSION_IDLE_TIMEOUT_MINUTES: int = Field(default=0, ge=0)
+    REFRESH_TOKEN_TRANSPORT: Literal["body", "cookie", "both"] = "body"
+    MAGIC_LINK_EXPIRE_MINUTES: int = Field(default=15, gt=0, le=24 * 60)
+    PASSWORD_BREACH_CHECK: bool = True
+    HIBP_API_URL: str = "https://api.pwnedpasswords.com"
+    CAPTCHA_PROVIDER: Literal["turnstile", "hcaptcha"] | None = None
+    CAPTCHA_SECRET: SecretStr | None = None
+    CAPTCHA_VERIFY_URL: str | None = None
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=5, gt=0)
+    WEBHOOK_MAX_ATTEMPTS: int = Field(default=8, ge=1, le=50)
+    WEBHOOK_ALLOW_PRIVATE_URLS: bool = False
+
     @field_validator(
         "DATABASE_URL",
         "REDIS_URL",
@@ -140,6 +160,10 @@ class Settings(BaseSettings):
         "LOG_FORMAT",
         "FIRST_ADMIN_EMAIL",
         "FIRST_ADMIN_PASSWORD",
+        "WEBAUTHN_RP_ID",
+        "CAPTCHA_PROVIDER",
+        "CAPTCHA_SECRET",
+        "CAPTCHA_VERIFY_URL",
         mode="before",
     )
     @classmethod
@@ -147,15 +171,45 @@ class Settings(BaseSettings):
         # `NAME=` in a .env file means "not set", not "set to the empty string".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("BACKEND_CORS_ORIGINS", "TRUSTED_PROXIES", mode="before")
+    @field_validator(
+        "BACKEND_CORS_ORIGINS",
+        "TRUSTED_PROXIES",
+        "WEBAUTHN_ORIGINS",
+        "DATA_ENCRYPTION_KEY",
+        mode="before",
+    )
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
 
-    @field_validator("BACKEND_CORS_ORIGINS")
+    @field_validator("BACKEND_CORS_ORIGINS", "WEBAUTHN_ORIGINS")
     @classmethod
     def _strip_origins(cls, value: list[str]) -> list[str]:
         return [origin.rstrip("/") for origin in value]
+
+    @model_validator(mode="after")
+    def _check_data_keys(self) -> Settings:
+        # After validation, so an error message never quotes the keys themselves.
+        for key in self.DATA_ENCRYPTION_KEY:
+            if len(key.get_secret_value()) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"DATA_ENCRYPTION_KEY: every key must be at least "
+                    f"{MIN_SECRET_LENGTH} random characters"
+                )
+        return self
+
+    @field_validator("HIBP_API_URL", "CAPTCHA_VERIFY_URL")
+    @classmethod
+    def _check_service_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _check_captcha(self) -> Settings:
+        if self.CAPTCHA_PROVIDER and self.CAPTCHA_SECRET is None:
+            raise ValueError("CAPTCHA_PROVIDER needs CAPTCHA_SECRET")
+        return self
 
     @field_validator("TRUSTED_PROXIES")
     @classmethod
@@ -241,6 +295,24 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(item, strict=False) for item in self.TRUSTED_PROXIES)
+
+    @property
+    def webauthn_rp_id(self) -> str:
+        """The WebAuthn relying party id: the frontend's host unless set."""
+        return self.WEBAUTHN_RP_ID or str(urlsplit(self.FRONTEND_BASE_URL).hostname)
+
+    @property
+    def webauthn_origins(self) -> list[str]:
+        """Origins a passkey ceremony may come from: the frontend's unless set."""
+        if self.WEBAUTHN_ORIGINS:
+            return self.WEBAUTHN_ORIGINS
+        parts = urlsplit(self.FRONTEND_BASE_URL)
+        return [f"{parts.scheme}://{parts.netloc}"]
+
+    @property
+    def data_encryption_keys(self) -> list[bytes]:
+        """Key material for data encrypted at rest, the encrypting key first."""
+        return [key.get_secret_value().encode() for key in self.DATA_ENCRYPTION_KEY]
 
     @property
     def secret_key(self) -> bytes:

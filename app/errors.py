@@ -48,6 +48,16 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    # SPEC §7
+    INVALID_MFA_CODE = "invalid_mfa_code"
+    INVALID_PASSKEY = "invalid_passkey"
+    CAPTCHA_FAILED = "captcha_failed"
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"
+    MFA_REQUIRED = "mfa_required"
+    MFA_ALREADY_ENABLED = "mfa_already_enabled"
+    LAST_CREDENTIAL = "last_credential"
+    TOO_MANY_API_KEYS = "too_many_api_keys"
+    BREACHED_PASSWORD = "breached_password"
 
 
 class AppError(Exception):
@@ -173,6 +183,66 @@ class RateLimited(AppError):
     status_code = 429
     code = ErrorCode.RATE_LIMITED
     default_detail = "Too many requests; slow down"
+
+
+class InvalidMfaCode(AppError):
+    code = ErrorCode.INVALID_MFA_CODE
+    default_detail = "The authentication code is wrong or has expired"
+
+
+class InvalidPasskey(AppError):
+    code = ErrorCode.INVALID_PASSKEY
+    default_detail = "The passkey could not be verified"
+
+
+class CaptchaFailed(AppError):
+    code = ErrorCode.CAPTCHA_FAILED
+    default_detail = "The CAPTCHA check failed; try again"
+
+
+class InvalidWebhookUrl(AppError):
+    code = ErrorCode.INVALID_WEBHOOK_URL
+    default_detail = "The webhook URL must be a public http(s) URL"
+
+
+class MfaRequired(AppError):
+    """The first factor passed; a second one is needed to finish signing in."""
+
+    status_code = 403
+    code = ErrorCode.MFA_REQUIRED
+    default_detail = "A second factor is required to finish signing in"
+
+    def __init__(self, mfa_token: str, methods: list[str]) -> None:
+        super().__init__()
+        self.mfa_token = mfa_token
+        self.methods = methods
+
+    def body(self) -> dict[str, Any]:
+        return {**super().body(), "mfa_token": self.mfa_token, "methods": self.methods}
+
+
+class MfaAlreadyEnabled(AppError):
+    status_code = 409
+    code = ErrorCode.MFA_ALREADY_ENABLED
+    default_detail = "Two-factor authentication is already on"
+
+
+class LastCredential(AppError):
+    status_code = 409
+    code = ErrorCode.LAST_CREDENTIAL
+    default_detail = "This is the account's last way to sign in"
+
+
+class TooManyApiKeys(AppError):
+    status_code = 409
+    code = ErrorCode.TOO_MANY_API_KEYS
+    default_detail = "Too many API keys; delete one first"
+
+
+class BreachedPassword(AppError):
+    status_code = 422
+    code = ErrorCode.BREACHED_PASSWORD
+    default_detail = "This password appears in known data breaches; choose another one"
 
 
 # Statuses raised by the framework itself (routing, method checks), mapped to codes.

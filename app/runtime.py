@@ -16,6 +16,7 @@ from app.config import Settings
 from app.core import metrics
 from app.core.background import BackgroundRunner
 from app.core.clock import Clock, SystemClock
+from app.core.crypto import cipher_from_keys
 from app.core.jwt import AccessTokenCodec
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
@@ -77,6 +78,7 @@ async def open_context(
         cache=Cache(store),
         principals=principals,
         db_monitor=monitor,
+        cipher=cipher_from_keys(settings.data_encryption_keys, settings.password_pepper),
         email_retry_delay=email_retry_delay,
     )
     try:

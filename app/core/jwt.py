@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,7 +49,16 @@ class AccessTokenCodec:
     def ttl_seconds(self) -> int:
         return int(self._ttl.total_seconds())
 
-    def encode(self, *, user_id: uuid.UUID, session_id: uuid.UUID) -> str:
+    def encode(
+        self,
+        *,
+        user_id: uuid.UUID,
+        session_id: uuid.UUID,
+        role: str,
+        amr: Sequence[str],
+    ) -> str:
+        """Sign an access token. `role` is the role at issue time, for other services
+        that read the token; this service itself always checks the live role."""
         now = self._clock.now()
         claims = {
             "sub": str(user_id),
@@ -59,6 +69,8 @@ class AccessTokenCodec:
             "iss": self._issuer,
             "aud": self._issuer,
             "type": ACCESS_TYPE,
+            "role": role,
+            "amr": list(amr),
         }
         return jwt.encode(
             claims, self._key, algorithm=self._algorithm, headers={"typ": ACCESS_TYP_HEADER}

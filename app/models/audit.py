@@ -33,6 +33,19 @@ class AuditEvent(StrEnum):
     USER_UPDATED = "user_updated"
     ACCESS_DENIED = "access_denied"
     EMAIL_SEND_FAILED = "email_send_failed"
+    # SPEC §7
+    MFA_ENABLED = "mfa_enabled"
+    MFA_DISABLED = "mfa_disabled"
+    MFA_CHALLENGE_FAILED = "mfa_challenge_failed"
+    MFA_RECOVERY_CODE_USED = "mfa_recovery_code_used"
+    MFA_RECOVERY_CODES_REGENERATED = "mfa_recovery_codes_regenerated"
+    MFA_RESET = "mfa_reset"
+    PASSKEY_ADDED = "passkey_added"
+    PASSKEY_REMOVED = "passkey_removed"
+    PASSKEY_CLONE_SUSPECTED = "passkey_clone_suspected"
+    MAGIC_LINK_REQUESTED = "magic_link_requested"
+    API_KEY_CREATED = "api_key_created"
+    API_KEY_REVOKED = "api_key_revoked"
 
 
 class AuditLog(SQLModel, table=True):

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UTCDateTime
@@ -23,6 +24,9 @@ class UserSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     revoke_reason: str | None = Field(default=None, max_length=32)
+    # How the session was signed in (RFC 8176 values, e.g. ["pwd"], ["pwd", "otp", "mfa"]);
+    # every access token of the session carries it as `amr`.
+    amr: list[str] = Field(default_factory=list, sa_type=sa.JSON)
 
 
 class RefreshToken(SQLModel, table=True):

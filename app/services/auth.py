@@ -26,6 +26,7 @@ from app.services.limits import check_account_limit
 from app.services.lockout import Lockout
 from app.services.principals import Principal
 from app.services.sessions import SessionService
+from app.services.signin import AMR_PASSWORD, SignInMethod, finish_sign_in
 
 log = structlog.get_logger(__name__)
 
@@ -114,12 +115,14 @@ class AuthService:
         await self.lockout.clear(email)
         if self.ctx.hasher.needs_rehash(user.hashed_password or ""):
             user.hashed_password = await self.ctx.hasher.hash(password)
-        pair = await self.sessions.start(user, client)
-        audit.record(
-            self.db, self.ctx.clock, AuditEvent.LOGIN_SUCCESS, user_id=user.id, client=client
+        return await finish_sign_in(
+            self.db,
+            self.ctx,
+            user,
+            client,
+            method=SignInMethod.PASSWORD,
+            amr=[AMR_PASSWORD],
         )
-        await self.db.commit()
-        return pair
 
     async def _login_failed(
         self,

@@ -15,6 +15,7 @@ from app.cache.resilient import RedisHealth
 from app.config import Settings
 from app.core.background import BackgroundRunner
 from app.core.clock import Clock
+from app.core.crypto import DataCipher
 from app.core.jwt import AccessTokenCodec
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
@@ -49,6 +50,8 @@ class ServiceContext:
     # Who is calling, cached per process (1 s) and in the shared store.
     principals: PrincipalCache
     db_monitor: DatabaseMonitor
+    # Encrypts secrets stored in the database (TOTP secrets, signing keys, ...).
+    cipher: DataCipher
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0
     started_at: float = field(default_factory=time.monotonic)  # for uptime

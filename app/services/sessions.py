@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,8 +29,12 @@ class SessionService:
         self.sessions = SessionRepository(db)
         self.refresh_tokens = RefreshTokenRepository(db)
 
-    async def start(self, user: User, client: ClientInfo) -> TokenPair:
-        """Open a session for `user` and return its first token pair (caller commits)."""
+    async def start(self, user: User, client: ClientInfo, *, amr: Sequence[str]) -> TokenPair:
+        """Open a session for `user` and return its first token pair (caller commits).
+
+        Only the sign-in gate (`app/services/signin.py`) calls this: every way
+        to a session passes the second-factor check there first.
+        """
         now = self.ctx.clock.now()
         session = await self.sessions.add(
             UserSession(
@@ -39,11 +44,14 @@ class SessionService:
                 created_at=now,
                 last_used_at=now,
                 expires_at=now + self.ctx.settings.refresh_token_ttl,
+                amr=list(amr),
             )
         )
-        return await self._pair(session, parent_id=None)
+        return await self._pair(session, user, parent_id=None)
 
-    async def _pair(self, session: UserSession, *, parent_id: uuid.UUID | None) -> TokenPair:
+    async def _pair(
+        self, session: UserSession, user: User, *, parent_id: uuid.UUID | None
+    ) -> TokenPair:
         raw = new_token()
         await self.refresh_tokens.add(
             RefreshToken(
@@ -54,7 +62,9 @@ class SessionService:
                 expires_at=session.expires_at,
             )
         )
-        access = self.ctx.access_tokens.encode(user_id=session.user_id, session_id=session.id)
+        access = self.ctx.access_tokens.encode(
+            user_id=session.user_id, session_id=session.id, role=user.role.value, amr=session.amr
+        )
         return TokenPair(
             access_token=access,
             refresh_token=raw,
@@ -77,7 +87,7 @@ class SessionService:
             await self.db.rollback()
             raise InvalidRefreshToken()
         await self.sessions.touch(session.id, now)
-        pair = await self._pair(session, parent_id=consumed.id)
+        pair = await self._pair(session, user, parent_id=consumed.id)
         audit.record(
             self.db,
             self.ctx.clock,

@@ -133,7 +133,9 @@ async def test_an_unverified_local_account_is_taken_over(oauth: OAuthSetup) -> N
     async with oauth.harness.ctx.sessionmaker() as db:
         squatter = await UserRepository(db).get_by_email(email)
         assert squatter is not None
-        squatter_tokens = await SessionService(db, oauth.harness.ctx).start(squatter, ClientInfo())
+        squatter_tokens = await SessionService(db, oauth.harness.ctx).start(
+            squatter, ClientInfo(), amr=["pwd"]
+        )
         await db.commit()
 
     tokens = await oauth.browser.tokens("google")

@@ -29,8 +29,12 @@ def codec(clock: FakeClock) -> AccessTokenCodec:
     )
 
 
+def _encode(codec: AccessTokenCodec) -> str:
+    return codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4(), role="user", amr=["pwd"])
+
+
 def _claims(codec: AccessTokenCodec) -> dict[str, object]:
-    token = codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4())
+    token = _encode(codec)
     return jwt.decode(token, options={"verify_signature": False})
 
 
@@ -40,11 +44,12 @@ def _b64(data: dict[str, object]) -> str:
 
 def test_round_trip_has_every_claim(codec: AccessTokenCodec) -> None:
     user_id, session_id = uuid.uuid4(), uuid.uuid4()
-    token = codec.encode(user_id=user_id, session_id=session_id)
+    token = codec.encode(user_id=user_id, session_id=session_id, role="user", amr=["pwd"])
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "HS256", "typ": "at+jwt"}
     payload = jwt.decode(token, options={"verify_signature": False})
-    assert set(payload) == {"sub", "sid", "jti", "iat", "exp", "iss", "aud", "type"}
+    assert set(payload) == {"sub", "sid", "jti", "iat", "exp", "iss", "aud", "type", "role", "amr"}
+    assert (payload["role"], payload["amr"]) == ("user", ["pwd"])
     assert payload["iss"] == payload["aud"] == ISSUER
     assert payload["type"] == "access"
     assert payload["exp"] - payload["iat"] == 1800
@@ -57,7 +62,7 @@ def test_each_token_has_a_fresh_jti(codec: AccessTokenCodec) -> None:
 
 
 def test_expired_by_the_clock(codec: AccessTokenCodec, clock: FakeClock) -> None:
-    token = codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4())
+    token = _encode(codec)
     clock.advance(minutes=29, seconds=59)
     codec.decode(token)
     clock.advance(seconds=1)
@@ -67,14 +72,14 @@ def test_expired_by_the_clock(codec: AccessTokenCodec, clock: FakeClock) -> None
 
 def test_issued_in_the_future_is_refused(codec: AccessTokenCodec, clock: FakeClock) -> None:
     clock.advance(minutes=5)
-    token = codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4())
+    token = _encode(codec)
     clock.advance(minutes=-5)
     with pytest.raises(InvalidAccessToken):
         codec.decode(token)
 
 
 def test_bad_signature(codec: AccessTokenCodec) -> None:
-    token = codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4())
+    token = _encode(codec)
     head, body, sig = token.split(".")
     flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
     with pytest.raises(InvalidAccessToken):
@@ -82,7 +87,7 @@ def test_bad_signature(codec: AccessTokenCodec) -> None:
 
 
 def test_payload_tampering_breaks_the_signature(codec: AccessTokenCodec) -> None:
-    token = codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4())
+    token = _encode(codec)
     head, _, sig = token.split(".")
     payload = _claims(codec)
     payload["sub"] = str(uuid.uuid4())
@@ -164,7 +169,7 @@ def test_verified_tokens_are_remembered_within_a_bound(
     from app.core import jwt as module
 
     monkeypatch.setattr(module, "VERIFIED_CACHE_SIZE", 3)
-    tokens = [codec.encode(user_id=uuid.uuid4(), session_id=uuid.uuid4()) for _ in range(5)]
+    tokens = [_encode(codec) for _ in range(5)]
     for token in tokens:
         codec.decode(token)
     assert len(codec._verified) == 3 and tokens[-1] in codec._verified

@@ -26,7 +26,7 @@ from app.services.oauth.base import OAUTH_PATH, OAuthFailure, OAuthProvider, Pro
 from app.services.oauth.linking import AccountLinker
 from app.services.oauth.registry import configured_providers
 from app.services.oauth.state import STATE_TTL, StateStore
-from app.services.sessions import SessionService
+from app.services.signin import AMR_FEDERATED, SignInMethod, finish_sign_in
 from app.utils.url_utils import UnsafeRedirect, add_query, safe_redirect
 
 log = structlog.get_logger(__name__)
@@ -182,15 +182,6 @@ class OAuthService:
         if not user.is_active:
             await db.rollback()
             raise errors.AccountDisabled()
-        pair = await SessionService(db, self.ctx).start(user, client)
-        audit.record(
-            db,
-            self.ctx.clock,
-            AuditEvent.LOGIN_SUCCESS,
-            user_id=user.id,
-            actor_id=user.id,
-            client=client,
-            details={"method": "oauth"},
+        return await finish_sign_in(
+            db, self.ctx, user, client, method=SignInMethod.OAUTH, amr=[AMR_FEDERATED]
         )
-        await db.commit()
-        return pair

@@ -1,0 +1,87 @@
+"""The sign-in gate: the one place where every way in ends (SPEC §7.1 "The gate").
+
+Password login, the OAuth2 form, the OAuth exchange, email sign-in and
+passkeys each check their own first factor (and the account's state), then
+call `finish_sign_in`. It decides whether a second factor is still due and
+only then opens a session, so a new sign-in path cannot forget the check:
+`SessionService.start` is called from nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.models import AuditEvent, User
+from app.schemas.auth import TokenPair
+from app.services import audit
+from app.services.context import ClientInfo, ServiceContext
+from app.services.sessions import SessionService
+
+# Authentication method references (RFC 8176) that a session records and its
+# access tokens carry as `amr`.
+AMR_PASSWORD = "pwd"
+AMR_OTP = "otp"
+AMR_MFA = "mfa"
+# Signed in through an identity provider (Google, GitHub): not in RFC 8176's
+# registry; the value identity platforms use for federated sign-in.
+AMR_FEDERATED = "fed"
+
+
+class SignInMethod(StrEnum):
+    """How the first factor was proven; `details.method` of `login_success`."""
+
+    PASSWORD = "password"
+    OAUTH = "oauth"
+    MAGIC_LINK = "magic_link"
+    EMAIL_CODE = "email_code"
+    PASSKEY = "passkey"
+
+
+async def finish_sign_in(
+    db: AsyncSession,
+    ctx: ServiceContext,
+    user: User,
+    client: ClientInfo,
+    *,
+    method: SignInMethod,
+    amr: Sequence[str],
+) -> TokenPair:
+    """Open a session for `user`, whose first factor the caller has checked.
+
+    An account with a second factor raises `MfaRequired` (nothing is
+    opened) unless `amr` already says multi-factor. Commits.
+    """
+    if AMR_MFA not in amr:
+        await _second_factor_gate(db, ctx, user, client, method=method, amr=amr)
+    pair = await SessionService(db, ctx).start(user, client, amr=amr)
+    audit.record(
+        db,
+        ctx.clock,
+        AuditEvent.LOGIN_SUCCESS,
+        user_id=user.id,
+        actor_id=user.id,
+        client=client,
+        details={"method": method.value},
+    )
+    await db.commit()
+    return pair
+
+
+async def _second_factor_gate(
+    db: AsyncSession,
+    ctx: ServiceContext,
+    user: User,
+    client: ClientInfo,
+    *,
+    method: SignInMethod,
+    amr: Sequence[str],
+) -> None:
+    """Raise `MfaRequired` with a fresh `mfa_token` when the account has a second factor.
+
+    Accounts have no second factor until TOTP enrolment exists; this is where
+    the TOTP check goes.
+    """
+    return None
