@@ -179,6 +179,12 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
     {"name": "auth", "description": "Registration, login, tokens, verification, reset."},
     {"name": "oauth", "description": "Sign in with Google or GitHub."},
     {"name": "users", "description": "The signed-in user's profile, password and sessions."},
+    {
+        "name": "passkeys",
+        "description": "Passkeys (WebAuthn): register, list, rename and delete the signed-in "
+        "user's; sign in with one, no email or password needed. Options and credentials are "
+        "WebAuthn Level 3 JSON (`parseCreationOptionsFromJSON`, `toJSON()`).",
+    },
     {"name": "admin", "description": "Accounts, roles, unlocks and the audit trail (admins)."},
     {
         "name": "health",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from app.errors import (
     AccountLocked,
+    AppError,
     EmailTaken,
     ErrorCode,
     Forbidden,
@@ -56,11 +58,15 @@ _RATE_LIMIT_HEADERS = {
 }
 
 
-def errors(*statuses: int, password: bool = False) -> dict[int | str, dict[str, Any]]:
+def errors(
+    *statuses: int, password: bool = False, examples: Sequence[AppError] = ()
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the given error statuses.
 
     With `password`, the 422 answer may also be `{detail, code: "weak_password"}`.
+    `examples` replace the default example of their status with the route's own error.
     """
+    own = {error.status_code: error.body() for error in examples}
     result: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         if status == 422:
@@ -68,7 +74,7 @@ def errors(*statuses: int, password: bool = False) -> dict[int | str, dict[str, 
         else:
             model = LockedErrorOut if status == 423 else ErrorOut
         response: dict[str, Any] = {"model": model, "description": _DESCRIPTIONS[status]}
-        if example := _EXAMPLES.get(status):
+        if example := own.get(status) or _EXAMPLES.get(status):
             response["content"] = {"application/json": {"example": example}}
         if status == 429:
             response["headers"] = _RATE_LIMIT_HEADERS

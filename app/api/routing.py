@@ -8,12 +8,13 @@ from email.message import Message
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import UnsupportedMediaType
+from app.errors import AppError, UnsupportedMediaType
 
 
 def _is_json(content_type: str) -> bool:
@@ -57,6 +58,34 @@ class AppRoute(APIRoute):
             return await handler(request)
 
         return checked
+
+
+def refusing_invalid(field: str, error: type[AppError]) -> type[AppRoute]:
+    """An AppRoute that answers `error` instead of 422 when what fails validation lies
+    inside the body's `field` (and nowhere else).
+
+    For credentials a client hands over unread (WebAuthn responses): a malformed
+    one is a failed ceremony with the route's own code, while the document still
+    describes the field's full schema.
+    """
+
+    class RefusingRoute(AppRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def refusing(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except RequestValidationError as exc:
+                    inside = [tuple(e.get("loc", ()))[:2] == ("body", field) for e in exc.errors()]
+                    if inside and all(inside):
+                        raise error() from exc
+                    raise
+
+            return refusing
+
+    RefusingRoute.__name__ = RefusingRoute.__qualname__ = f"Refusing{error.__name__}Route"
+    return RefusingRoute
 
 
 def summary_of(docstring: str) -> str:

@@ -21,6 +21,10 @@ AUTH_ROUTES = {
     ("POST", "/api/v1/auth/register"): "register",
     ("POST", "/api/v1/auth/password-reset"): "password-reset",
     ("POST", "/api/v1/auth/verify-email/resend"): "verify-email-resend",
+    # Signing in with a passkey spends login's budget: one limit per client for
+    # every way to try a credential.
+    ("POST", "/api/v1/auth/passkeys/login/verify"): "login",
+    ("POST", "/api/v1/auth/passkeys/login/options"): "passkey-options",
 }
 
 

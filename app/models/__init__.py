@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent, AuditLog
 from app.models.oauth_account import OAuthAccount
+from app.models.passkey import Passkey
 from app.models.session import RefreshToken, UserSession
 from app.models.tokens import OneTimeToken, TokenPurpose
 from app.models.user import Role, User
@@ -11,6 +12,7 @@ __all__ = [
     "AuditLog",
     "OAuthAccount",
     "OneTimeToken",
+    "Passkey",
     "RefreshToken",
     "Role",
     "TokenPurpose",

@@ -38,5 +38,8 @@ class User(SQLModel, table=True):
     )
     is_active: bool = Field(default=True)
     is_verified: bool = Field(default=False)
+    # The opaque WebAuthn user handle (`user.id` of passkey options, base64url of 32
+    # random bytes): neither the email nor the id. Set when the first passkey ceremony starts.
+    passkey_handle: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -25,6 +25,10 @@ from app.services.sessions import SessionService
 AMR_PASSWORD = "pwd"
 AMR_OTP = "otp"
 AMR_MFA = "mfa"
+# A passkey: proof of possession of a key held by an authenticator ("hwk") and
+# the user-verification gesture it required ("user"), two factors in one step.
+AMR_HARDWARE_KEY = "hwk"
+AMR_USER = "user"
 # Signed in through an identity provider (Google, GitHub): not in RFC 8176's
 # registry; the value identity platforms use for federated sign-in.
 AMR_FEDERATED = "fed"

@@ -5,7 +5,7 @@ from fastapi import APIRouter, FastAPI
 
 from app.api.responses import errors
 from app.api.routing import include_flat
-from app.api.v1.endpoints import admin, auth, cache, health, oauth, users
+from app.api.v1.endpoints import admin, auth, cache, health, oauth, passkeys, users
 
 PREFIX = "/api/v1"
 # The hottest routes first: routing tries them in order.
@@ -13,6 +13,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     users.router,
     auth.router,
     oauth.router,
+    passkeys.router,
+    passkeys.login_router,
     admin.router,
     health.admin_router,
     cache.router,
