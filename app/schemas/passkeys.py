@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.schemas.common import InputModel, SafeStr
 
@@ -27,9 +27,17 @@ def _base64url(max_length: int, description: str) -> Any:
 
 
 CredentialId = Annotated[str, _base64url(1400, "Credential id")]
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+# Trimmed before its length is checked: a blank name is no name.
 PasskeyName = Annotated[
     SafeStr,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    StringConstraints(min_length=1, max_length=100),
+    BeforeValidator(_strip),
     Field(examples=["Work laptop"]),
 ]
 
