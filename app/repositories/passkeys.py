@@ -27,6 +27,16 @@ class PasskeyRepository:
         result = await self.db.exec(select(Passkey).where(Passkey.credential_id == credential_id))
         return result.first()
 
+    async def get_with_owner(self, credential_id: str) -> tuple[Passkey, User] | None:
+        """The passkey with this credential id and its owner, in one query."""
+        result = await self.db.exec(
+            select(Passkey, User)
+            .join(User, col(User.id) == col(Passkey.user_id))
+            .where(Passkey.credential_id == credential_id)
+        )
+        row = result.first()
+        return (row[0], row[1]) if row else None
+
     async def list_for_user(self, user_id: uuid.UUID) -> list[Passkey]:
         result = await self.db.exec(
             select(Passkey)

@@ -13,7 +13,7 @@ from app.cache.memory import MemoryStore
 from app.models import AuditLog, Passkey
 from tests.conftest import Harness, HarnessFactory
 from tests.support import passkeys
-from tests.support.authenticator import AT, BE, BS, UP, UV, Authenticator, b64url
+from tests.support.authenticator import AT, BS, UP, UV, Authenticator, b64url
 from tests.support.flows import bearer
 
 INVALID_PASSKEY = {"detail": "The passkey could not be verified", "code": "invalid_passkey"}

@@ -17,7 +17,6 @@ from webauthn import verify_authentication_response
 from app.errors import InvalidCredentials
 from app.models import AuditEvent, User
 from app.repositories.passkeys import PasskeyRepository
-from app.repositories.users import UserRepository
 from app.schemas.auth import TokenPair
 from app.schemas.passkeys import AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON
 from app.services import audit
@@ -65,11 +64,11 @@ class PasskeySignIn:
         if spent is None:
             await self._refuse(None, client, "challenge")
         credential_id = canonical_b64url(credential.rawId)
-        passkey = await self.passkeys.get_by_credential_id(credential_id) if credential_id else None
-        if passkey is None:
+        found = await self.passkeys.get_with_owner(credential_id) if credential_id else None
+        if found is None:
             await self._refuse(None, client, "unknown_credential")
-        user = await UserRepository(self.db).get(passkey.user_id)
-        if user is None or not user.is_active:
+        passkey, user = found
+        if not user.is_active:
             await self._refuse(user, client, "account_disabled")
         if response.userHandle is not None and not _same_handle(response.userHandle, user):
             await self._refuse(user, client, "user_handle")

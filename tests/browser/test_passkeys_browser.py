@@ -1,0 +1,178 @@
+"""A passkey registered and used by a real browser: headless Chromium with a CDP
+virtual authenticator, a small SPA page on its own localhost origin, and the
+service under a real uvicorn server on another (so CORS is exercised too).
+
+The page uses only the browser's own WebAuthn JSON helpers
+(`PublicKeyCredential.parseCreationOptionsFromJSON` / `parseRequestOptionsFromJSON`
+and `toJSON()`), as the README shows an SPA doing it. Skipped where Chromium or
+the Python Playwright package is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from app.main import create_app
+from tests.conftest import _wipe_database, base_settings
+from tests.support.flows import tokens, verified_user
+from tests.support.mail import Mailbox
+from tests.support.server import Running, serving
+
+playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    pytest.skip(f"Chromium is not installed (looked for {CHROMIUM})", allow_module_level=True)
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# The SPA side of both ceremonies: options -> browser -> verify.
+PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>Passkeys</title>
+<script>
+const API = new URLSearchParams(location.search).get("api");
+
+async function call(path, { token, body } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body) headers["Content-Type"] = "application/json";
+  const response = await fetch(API + path, {
+    method: "POST", headers, body: body && JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+window.registerPasskey = async (token, name) => {
+  const options = await call("/api/v1/users/passkeys/register/options", { token });
+  const credential = await navigator.credentials.create({
+    publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.body),
+  });
+  return call("/api/v1/users/passkeys/register/verify", {
+    token, body: { credential: credential.toJSON(), name },
+  });
+};
+
+window.signInWithPasskey = async () => {
+  const options = await call("/api/v1/auth/passkeys/login/options");
+  const credential = await navigator.credentials.get({
+    publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.body),
+  });
+  return call("/api/v1/auth/passkeys/login/verify", { body: { credential: credential.toJSON() } });
+};
+</script>
+"""
+
+
+@dataclass
+class Stack:
+    api: Running
+    page_origin: str
+    email: str
+    access_token: str
+
+
+def page_app() -> FastAPI:
+    page = FastAPI()
+    page.add_api_route("/", lambda: HTMLResponse(PAGE), methods=["GET"])
+    return page
+
+
+@pytest.fixture
+async def stack(database_url: str) -> AsyncIterator[Stack]:
+    async with serving(page_app()) as page_server:
+        page_origin = page_server.base_url.replace("127.0.0.1", "localhost")
+        settings = base_settings(
+            database_url,
+            FRONTEND_BASE_URL=page_origin,
+            BACKEND_CORS_ORIGINS=page_origin,
+            APP_NAME="Passkey test",
+        )
+        mailbox = Mailbox()
+        app = create_app(settings, email_sender=mailbox)
+        async with serving(app) as api:
+            ctx = app.state.ctx
+            try:
+                email = await verified_user(api.client, mailbox, ctx.background)
+                access = (await tokens(api.client, email))["access_token"]
+                yield Stack(api, page_origin, email, access)
+            finally:
+                await ctx.store.clear("")
+                await _wipe_database(ctx)
+
+
+async def test_a_browser_registers_a_passkey_and_signs_in_with_it(stack: Stack) -> None:
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            cdp = await page.context.new_cdp_session(page)
+            await cdp.send("WebAuthn.enable")
+            added = await cdp.send(
+                "WebAuthn.addVirtualAuthenticator",
+                {
+                    "options": {
+                        "protocol": "ctap2",
+                        "transport": "internal",
+                        "hasResidentKey": True,
+                        "hasUserVerification": True,
+                        "isUserVerified": True,
+                    }
+                },
+            )
+            api_origin = stack.api.base_url.replace("127.0.0.1", "localhost")
+            await page.goto(f"{stack.page_origin}/?api={api_origin}")
+
+            registered = await page.evaluate(
+                "([token, name]) => registerPasskey(token, name)",
+                [stack.access_token, "Virtual authenticator"],
+            )
+            assert registered["status"] == 201, registered
+            assert registered["body"]["name"] == "Virtual authenticator"
+            assert registered["body"]["transports"] == ["internal"]
+
+            # The authenticator holds a discoverable credential for this RP, under
+            # the opaque user handle (not the email, not the user id).
+            stored = await cdp.send(
+                "WebAuthn.getCredentials", {"authenticatorId": added["authenticatorId"]}
+            )
+            (credential,) = stored["credentials"]
+            assert credential["isResidentCredential"] is True
+            assert credential["rpId"] == "localhost"
+            handle = base64.b64decode(credential["userHandle"])
+            assert len(handle) == 32 and stack.email.encode() not in handle
+
+            signed_in: dict[str, Any] = await page.evaluate("signInWithPasskey()")
+            assert signed_in["status"] == 200, signed_in
+            claims = jwt.decode(
+                signed_in["body"]["access_token"], options={"verify_signature": False}
+            )
+            assert claims["amr"] == ["hwk", "user", "mfa"]
+            profile = await stack.api.client.get(
+                "/api/v1/users/profile",
+                headers={"Authorization": f"Bearer {signed_in['body']['access_token']}"},
+            )
+            assert profile.json()["email"] == stack.email
+
+            # A second sign-in: the virtual authenticator's counter grew.
+            again: dict[str, Any] = await page.evaluate("signInWithPasskey()")
+            assert again["status"] == 200, again
+        finally:
+            await browser.close()
