@@ -336,3 +336,58 @@ def harness_uses_redis() -> bool:
     import os
 
     return bool(os.environ.get("TEST_REDIS_URL"))
+
+
+async def test_openapi_names_every_passkey_body(harness: Harness) -> None:
+    """Generated clients get types: options and credentials are named schemas."""
+    spec = (await harness.client.get("/openapi.json")).json()
+    paths = spec["paths"]
+
+    def ok_ref(path: str, method: str) -> str:
+        responses = paths[path][method]["responses"]
+        (status,) = [s for s in responses if s.startswith("2")]
+        schema = responses[status]["content"]["application/json"]["schema"]
+        return str(schema.get("$ref") or schema["items"]["$ref"]).rsplit("/", 1)[1]
+
+    def body_ref(path: str) -> str:
+        schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        return str(schema["$ref"]).rsplit("/", 1)[1]
+
+    users, login = "/api/v1/users/passkeys", "/api/v1/auth/passkeys/login"
+    assert ok_ref(f"{users}/register/options", "post") == "PublicKeyCredentialCreationOptionsJSON"
+    assert ok_ref(f"{users}/register/verify", "post") == "PasskeyOut"
+    assert ok_ref(users, "get") == "PasskeyOut"
+    assert ok_ref(f"{users}/{{passkey_id}}", "patch") == "PasskeyOut"
+    assert ok_ref(f"{login}/options", "post") == "PublicKeyCredentialRequestOptionsJSON"
+    assert ok_ref(f"{login}/verify", "post") == "TokenPair"
+    assert body_ref(f"{users}/register/verify") == "PasskeyRegisterIn"
+    assert body_ref(f"{login}/verify") == "PasskeyLoginIn"
+    schemas = spec["components"]["schemas"]
+    credential = schemas["PasskeyRegisterIn"]["properties"]["credential"]
+    assert credential["$ref"].endswith("/RegistrationResponseJSON")
+    response = schemas["RegistrationResponseJSON"]["properties"]["response"]
+    assert response["$ref"].endswith("/AuthenticatorAttestationResponseJSON")
+    assert schemas["PasskeyLoginIn"]["properties"]["credential"]["$ref"].endswith(
+        "/AuthenticationResponseJSON"
+    )
+    assert set(schemas["PasskeyOut"]["required"]) == {
+        "id",
+        "name",
+        "created_at",
+        "last_used_at",
+        "backed_up",
+        "transports",
+    }
+    errors = paths[f"{users}/register/verify"]["post"]["responses"]["400"]
+    assert errors["content"]["application/json"]["example"]["code"] == "invalid_passkey"
+    delete = paths[f"{users}/{{passkey_id}}"]["delete"]["responses"]["409"]
+    assert delete["content"]["application/json"]["example"]["code"] == "last_credential"
+    assert {op["operationId"] for item in paths.values() for op in item.values()} >= {
+        "passkeys-register_options",
+        "passkeys-register_verify",
+        "passkeys-list_passkeys",
+        "passkeys-rename_passkey",
+        "passkeys-delete_passkey",
+        "passkeys-login_options",
+        "passkeys-login_verify",
+    }
