@@ -35,6 +35,10 @@ EXAMPLE_SECRETS = frozenset(
 )
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+CAPTCHA_VERIFY_URLS = {
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    "hcaptcha": "https://api.hcaptcha.com/siteverify",
+}
 
 
 def _split_list(value: Any) -> Any:
@@ -308,6 +312,13 @@ class Settings(BaseSettings):
             return self.WEBAUTHN_ORIGINS
         parts = urlsplit(self.FRONTEND_BASE_URL)
         return [f"{parts.scheme}://{parts.netloc}"]
+
+    @property
+    def captcha_verify_url(self) -> str | None:
+        """Where CAPTCHA tokens are checked: CAPTCHA_VERIFY_URL, else the provider's; None: off."""
+        if self.CAPTCHA_PROVIDER is None:
+            return None
+        return self.CAPTCHA_VERIFY_URL or CAPTCHA_VERIFY_URLS[self.CAPTCHA_PROVIDER]
 
     @property
     def data_encryption_keys(self) -> list[bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.security.base import SecurityBase
 from fastapi.security.utils import get_authorization_scheme_param
@@ -16,6 +16,7 @@ from app.core.jwt import InvalidAccessToken
 from app.errors import Forbidden, NotAuthenticated
 from app.models import AuditEvent, Role
 from app.services import audit
+from app.services.captcha import verify_captcha
 from app.services.context import ClientInfo, ServiceContext
 from app.services.principals import Principal
 from app.services.sessions import authenticate
@@ -58,6 +59,25 @@ async def get_client(request: Request, ctx: ContextDep) -> ClientInfo:
 
 
 ClientDep = Annotated[ClientInfo, Depends(get_client)]
+
+
+async def require_captcha(
+    ctx: ContextDep,
+    client: ClientDep,
+    x_captcha_token: Annotated[
+        str | None,
+        Header(
+            alias="X-Captcha-Token",
+            description="The CAPTCHA widget's token; required when the service has "
+            "CAPTCHA on (else 400 `captcha_failed`)",
+        ),
+    ] = None,
+) -> None:
+    await verify_captcha(ctx, x_captcha_token, remote_ip=client.ip)
+
+
+# For a route's `dependencies=[...]`: the public forms a bot would fill in.
+CAPTCHA = Depends(require_captcha)
 
 
 class BearerPrincipal(SecurityBase):

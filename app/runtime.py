@@ -24,6 +24,7 @@ from app.database.connection import create_engine, create_sessionmaker
 from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 from app.email.factory import build_email_sender
+from app.services.breach import BreachCheck
 from app.services.context import ServiceContext
 from app.services.principals import PrincipalCache
 
@@ -79,6 +80,7 @@ async def open_context(
         principals=principals,
         db_monitor=monitor,
         cipher=cipher_from_keys(settings.data_encryption_keys, settings.password_pepper),
+        breach_check=BreachCheck(settings, http, clock),
         email_retry_delay=email_retry_delay,
     )
     try:

@@ -36,6 +36,15 @@ from tests.support.mail import Mailbox
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef-0123456789abcdef"
 TEST_PEPPER = "test-pepper-0123456789abcdef-0123456789abcdef"
 PEER = ("127.0.0.1", 50000)
+# Nothing listens on the discard port: a breach check that a test turns on without
+# pointing it at a fake fails at once, on this machine, instead of reaching out.
+OFFLINE_URL = "http://127.0.0.1:9"
+
+# The suite never reaches the internet. Settings built here turn the breach check
+# off (tests of it turn it on, against a fake); processes and CLI runs the tests
+# start read the environment, so it says the same.
+os.environ["PASSWORD_BREACH_CHECK"] = "false"
+os.environ["HIBP_API_URL"] = OFFLINE_URL
 
 
 def _admin_conninfo(url: str) -> tuple[str, str]:
@@ -95,6 +104,8 @@ def base_settings(database_url: str, **overrides: Any) -> Settings:
         "AUTH_RATE_LIMIT_PER_MINUTE": 100_000,
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
+        "PASSWORD_BREACH_CHECK": False,
+        "HIBP_API_URL": OFFLINE_URL,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -29,7 +29,8 @@ _DESCRIPTIONS = {
     409: "Conflict (see `code`)",
     413: "Body over 64 KiB (`payload_too_large`)",
     415: "Body is not JSON (`unsupported_media_type`)",
-    422: "Validation error; `weak_password` for a password the policy refuses",
+    422: "Validation error; `weak_password` for a password the policy refuses, "
+    "`breached_password` for one known from data breaches",
     423: "Account locked (`account_locked`) until `locked_until`",
     429: "Rate limited (`rate_limited`); see `Retry-After`",
     503: "The database is unavailable (`service_unavailable`); see `Retry-After`",

@@ -90,6 +90,20 @@ STORE_FAILOVERS = Counter(
     "Times this service switched from Redis to its per-process fallback.",
     namespace=NAMESPACE,
 )
+PASSWORD_BREACH_CHECKS = Counter(
+    "password_breach_checks",
+    "New passwords checked against Pwned Passwords, by result: clean, breached, "
+    "failed (no usable answer: accepted, checks paused) or paused (skipped, accepted).",
+    ["result"],
+    namespace=NAMESPACE,
+)
+CAPTCHA_CHECKS = Counter(
+    "captcha_checks",
+    "CAPTCHA tokens checked, by result: passed, refused (missing or rejected) "
+    "or unavailable (the provider gave no usable answer; refused too).",
+    ["result"],
+    namespace=NAMESPACE,
+)
 
 
 # Labelled children, looked up once per label set: `labels()` costs more than `inc()`.
@@ -115,6 +129,16 @@ def observe_request(*, route: str, method: str, status: int, seconds: float) -> 
 def auth_event(event: str) -> None:
     """Count one security event. `event` must come from a fixed set (the audit event names)."""
     AUTH_EVENTS.labels(event).inc()
+
+
+def password_breach_check(result: str) -> None:
+    """`result`: clean, breached, failed or paused."""
+    PASSWORD_BREACH_CHECKS.labels(result).inc()
+
+
+def captcha_check(result: str) -> None:
+    """`result`: passed, refused or unavailable."""
+    CAPTCHA_CHECKS.labels(result).inc()
 
 
 def cache_lookup(*, hit: bool) -> None:

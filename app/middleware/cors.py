@@ -10,7 +10,7 @@ from starlette.types import Receive, Scope, Send
 from app.errors import ErrorCode, error_body
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Request-ID")
+ALLOWED_HEADERS = ("Authorization", "Content-Type", "X-Request-ID", "X-Captcha-Token")
 EXPOSED_HEADERS = (
     "X-Request-ID",
     "RateLimit-Limit",

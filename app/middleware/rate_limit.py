@@ -25,6 +25,10 @@ AUTH_ROUTES = {
     # every way to try a credential.
     ("POST", "/api/v1/auth/passkeys/login/verify"): "login",
     ("POST", "/api/v1/auth/passkeys/login/options"): "passkey-options",
+    ("POST", "/api/v1/auth/magic-link"): "magic-link",
+    # Signing in with an emailed link or code spends login's budget (SPEC §7.4).
+    ("POST", "/api/v1/auth/magic-link/verify"): "login",
+    ("POST", "/api/v1/auth/email-code/verify"): "login",
 }
 
 

@@ -14,10 +14,12 @@ class TokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
     PASSWORD_RESET = "password_reset"
     OAUTH_EXCHANGE = "oauth_exchange"
+    # A sign-in link; the same row holds the mail's 6-digit code, so both die together.
+    MAGIC_LINK = "magic_link"
 
 
 class OneTimeToken(SQLModel, table=True):
-    """Verification, reset and OAuth exchange secrets: hashed, single use, expiring."""
+    """Verification, reset, OAuth exchange and sign-in secrets: hashed, single use, expiring."""
 
     __tablename__ = "one_time_tokens"
     __table_args__ = (sa.Index("ix_one_time_tokens_user_purpose", "user_id", "purpose"),)
@@ -37,3 +39,6 @@ class OneTimeToken(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Magic links only: a keyed hash of the emailed code, and the wrong codes tried so far.
+    code_hash: str | None = Field(default=None, max_length=64)
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -36,6 +36,10 @@ class User(SQLModel, table=True):
         ),
         index=True,
     )
+    # The language the user chose for emails (a BCP 47 tag, kept even when unsupported),
+    # and the supported one the registering request's Accept-Language asked for.
+    locale: str | None = Field(default=None, max_length=35)
+    signup_language: str | None = Field(default=None, max_length=8)
     is_active: bool = Field(default=True)
     is_verified: bool = Field(default=False)
     # The opaque WebAuthn user handle (`user.id` of passkey options, base64url of 32

@@ -4,7 +4,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.common import Email, InputModel, NewPassword, OpaqueToken, Password, SafeStr
+from app.schemas.common import (
+    Email,
+    InputModel,
+    LanguageTag,
+    NewPassword,
+    OpaqueToken,
+    Password,
+    SafeStr,
+)
 
 EMAIL_EXAMPLE = "ada@example.com"
 PASSWORD_EXAMPLE = "correct horse battery staple"
@@ -17,6 +25,12 @@ class RegisterIn(InputModel):
     email: Email = Field(examples=[EMAIL_EXAMPLE])
     password: NewPassword = Field(examples=[PASSWORD_EXAMPLE])
     full_name: SafeStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
+    locale: LanguageTag | None = Field(
+        default=None,
+        description="Language of the account's emails; without it, the request's "
+        "`Accept-Language` decides",
+        examples=["de"],
+    )
 
 
 class LoginIn(InputModel):

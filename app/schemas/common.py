@@ -8,6 +8,8 @@ from typing import Annotated, Generic, TypeVar
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from app.core.languages import LOCALE_MAX_LENGTH, is_language_tag
+
 T = TypeVar("T")
 
 # Cc = control characters (NUL included), Cs = lone surrogates (not encodable as UTF-8).
@@ -68,6 +70,32 @@ NewPassword = Annotated[
         }
     ),
 ]
+
+
+def _language_tag(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    value = value.strip()
+    if not is_language_tag(value):
+        raise ValueError("must be a BCP 47 language tag such as en, de-AT or es-419")
+    return value
+
+
+LanguageTag = Annotated[
+    str,
+    BeforeValidator(_language_tag),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": LOCALE_MAX_LENGTH,
+            "pattern": "^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$",
+            "description": "A BCP 47 language tag (`en`, `de`, `fr-CA`, `es-419`, ...). "
+            "Emails are written in English, German, French or Spanish; any other "
+            "language is kept and falls back.",
+        }
+    ),
+]
+"""A BCP 47 language tag, kept as given (trimmed), supported by the emails or not."""
 
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_reject_control)]
 """A refresh, verification, reset or exchange token as the client received it."""

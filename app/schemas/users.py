@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from app.models import Role
-from app.schemas.common import InputModel, NewPassword, Password, SafeStr
+from app.schemas.common import InputModel, LanguageTag, NewPassword, Password, SafeStr
 
 
 class UserOut(BaseModel):
@@ -18,12 +18,21 @@ class UserOut(BaseModel):
     is_verified: bool = Field(examples=[True])
     created_at: datetime = Field(examples=["2026-01-01T12:00:00Z"])
     oauth_providers: list[str] = Field(examples=[["github"]])
+    locale: str | None = Field(
+        description="The BCP 47 language tag the user chose for emails (null: not chosen)",
+        examples=["de-AT"],
+    )
 
 
 class ProfileUpdateIn(InputModel):
     """Only what a user may change about themselves."""
 
     full_name: SafeStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
+    locale: LanguageTag | None = Field(
+        default=None,
+        description="Language of emails (BCP 47); null forgets the choice",
+        examples=["fr-CA"],
+    )
 
 
 class ChangePasswordIn(InputModel):

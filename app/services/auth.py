@@ -6,6 +6,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.languages import accept_language as preferred_language
 from app.core.password_policy import password_problem
 from app.errors import (
     AccountDisabled,
@@ -38,6 +39,15 @@ def check_password(password: str, *, email: str | None = None) -> None:
         raise WeakPassword(problem)
 
 
+async def check_new_password(
+    ctx: ServiceContext, password: str, *, email: str | None = None
+) -> None:
+    """Every path that sets a password: the policy (WeakPassword), then the breach
+    check (BreachedPassword; fails open)."""
+    check_password(password, email=email)
+    await ctx.breach_check.check(password)
+
+
 class AuthService:
     def __init__(self, db: AsyncSession, ctx: ServiceContext) -> None:
         self.db = db
@@ -55,10 +65,12 @@ class AuthService:
         full_name: str | None = None,
         role: Role = Role.USER,
         verified: bool = False,
+        locale: str | None = None,
+        signup_language: str | None = None,
     ) -> User:
         """Insert a user (caller commits). A duplicate email raises EmailTaken."""
         if password is not None:
-            check_password(password, email=email)
+            await check_new_password(self.ctx, password, email=email)
         if await self.users.get_by_email(email) is not None:
             raise EmailTaken()
         now = self.ctx.clock.now()
@@ -69,6 +81,8 @@ class AuthService:
             hashed_password=hashed,
             role=role,
             is_verified=verified,
+            locale=locale,
+            signup_language=signup_language,
             created_at=now,
             updated_at=now,
         )
@@ -79,10 +93,28 @@ class AuthService:
             raise EmailTaken() from exc
 
     async def register(
-        self, *, email: str, password: str, full_name: str | None, client: ClientInfo
+        self,
+        *,
+        email: str,
+        password: str,
+        full_name: str | None,
+        client: ClientInfo,
+        locale: str | None = None,
+        accept_language: str | None = None,
     ) -> User:
-        """Create an unverified account and mail a verification link."""
-        user = await self.create_user(email=email, password=password, full_name=full_name)
+        """Create an unverified account and mail a verification link.
+
+        The account's mails are in `locale` when it names a supported language,
+        else in the one the request's `Accept-Language` prefers (remembered),
+        else in English.
+        """
+        user = await self.create_user(
+            email=email,
+            password=password,
+            full_name=full_name,
+            locale=locale,
+            signup_language=preferred_language(accept_language),
+        )
         audit.record(self.db, self.ctx.clock, AuditEvent.REGISTER, user_id=user.id, client=client)
         await self.db.commit()
         self.email.queue_verification(user.id, client)

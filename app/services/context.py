@@ -21,6 +21,7 @@ from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
 from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
+from app.services.breach import BreachCheck
 from app.services.principals import PrincipalCache
 
 
@@ -52,6 +53,8 @@ class ServiceContext:
     db_monitor: DatabaseMonitor
     # Encrypts secrets stored in the database (TOTP secrets, signing keys, ...).
     cipher: DataCipher
+    # New passwords against Pwned Passwords (with this process's cache and pause).
+    breach_check: BreachCheck
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0
     started_at: float = field(default_factory=time.monotonic)  # for uptime

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.languages import choose_language
 from app.email.base import EmailMessage
 from app.email.delivery import deliver
+from app.email.i18n import format_duration
 from app.email.templates import render
 from app.models import AuditEvent, TokenPurpose, User
 from app.repositories.users import UserRepository
@@ -24,15 +27,9 @@ from app.services.limits import check_account_limit
 from app.utils.url_utils import frontend_link
 
 
-def _humanise(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes % 1440 == 0:
-        days = minutes // 1440
-        return f"{days} day" + ("s" if days != 1 else "")
-    if minutes % 60 == 0:
-        hours = minutes // 60
-        return f"{hours} hour" + ("s" if hours != 1 else "")
-    return f"{minutes} minutes"
+def language_of(user: User) -> str:
+    """The language of the user's mails: their locale, else their sign-up's, else English."""
+    return choose_language([user.locale, user.signup_language])
 
 
 class EmailService:
@@ -72,8 +69,8 @@ class EmailService:
             raw = await tokens.issue(db, self.ctx.clock, user.id, TokenPurpose.VERIFY_EMAIL, ttl)
             await db.commit()
         link = frontend_link(settings.FRONTEND_BASE_URL, "/verify-email", token=raw)
-        message = self._message(user, "verify_email", "Confirm your email address", link, ttl)
-        await self._send(message, user.id, "verify_email", client)
+        message = self.message(user, "verify_email", link=link, ttl=ttl)
+        await self.send(message, user.id, "verify_email", client)
 
     async def _reset_job(self, email: str, client: ClientInfo) -> None:
         settings = self.ctx.settings
@@ -98,22 +95,34 @@ class EmailService:
         if user is None or raw is None:
             return
         link = frontend_link(settings.FRONTEND_BASE_URL, "/reset-password", token=raw)
-        message = self._message(user, "reset_password", "Reset your password", link, ttl)
-        await self._send(message, user.id, "password_reset", client)
+        message = self.message(user, "reset_password", link=link, ttl=ttl)
+        await self.send(message, user.id, "password_reset", client)
 
-    def _message(
-        self, user: User, template: str, subject: str, link: str, ttl: timedelta
+    # Building and sending (also used by other mailing services) ----------------
+
+    def message(
+        self, user: User, template: str, *, ttl: timedelta | None = None, **context: Any
     ) -> EmailMessage:
-        text, html = render(template, name=user.full_name, link=link, expires_in=_humanise(ttl))
+        """Mail `template` to `user`, in the user's language.
+
+        `ttl` becomes `expires_in` ("15 minutes", "15 Minuten", ...).
+        """
+        language = language_of(user)
+        if ttl is not None:
+            context["expires_in"] = format_duration(ttl, language)
+        # Until the owner has proven the address, the name is whatever a stranger
+        # typed at registration: it must not ride along in our mail to anyone.
+        name = user.full_name if user.is_verified else None
+        rendered = render(template, language=language, name=name, **context)
         return EmailMessage(
             to=user.email,
-            subject=subject,
-            text=text,
-            html=html,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
             idempotency_key=f"{template}-{uuid.uuid4()}",
         )
 
-    async def _send(
+    async def send(
         self, message: EmailMessage, user_id: uuid.UUID, kind: str, client: ClientInfo
     ) -> None:
         error = await deliver(

@@ -9,7 +9,7 @@ from app.models import AuditEvent, TokenPurpose
 from app.repositories.tokens import OneTimeTokenRepository
 from app.repositories.users import UserRepository
 from app.services import audit, tokens
-from app.services.auth import check_password
+from app.services.auth import check_new_password, check_password
 from app.services.context import ClientInfo, ServiceContext
 from app.services.lockout import Lockout
 from app.services.principals import Principal
@@ -26,8 +26,8 @@ class PasswordService:
     async def complete_reset(self, *, token: str, new_password: str, client: ClientInfo) -> None:
         """Set a new password with a reset token; sign out everywhere and lift any lockout."""
         clock = self.ctx.clock
-        # Policy first: a weak password must not spend the token.
-        check_password(new_password)
+        # Policy and breach check first: a refused password must not spend the token.
+        await check_new_password(self.ctx, new_password)
         spent = await tokens.consume(self.db, clock, token, TokenPurpose.PASSWORD_RESET)
         user = await self.users.get(spent.user_id) if spent else None
         if user is None or not user.is_active:
@@ -79,7 +79,7 @@ class PasswordService:
             raise NoPassword()
         if not await self.ctx.hasher.verify(current_password, user.hashed_password):
             raise WrongPassword()
-        check_password(new_password, email=user.email)
+        await check_new_password(self.ctx, new_password, email=user.email)
         user.hashed_password = await self.ctx.hasher.hash(new_password)
         user.updated_at = self.ctx.clock.now()
         self.db.add(user)

@@ -52,6 +52,7 @@ class UserSnapshot:
     is_verified: bool
     created_at: datetime
     providers: tuple[str, ...]
+    locale: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class UserSnapshot:
             "is_verified": self.is_verified,
             "created_at": self.created_at.isoformat(),
             "providers": list(self.providers),
+            "locale": self.locale,
         }
 
     @classmethod
@@ -76,6 +78,7 @@ class UserSnapshot:
             is_verified=data["is_verified"],
             created_at=datetime.fromisoformat(data["created_at"]),
             providers=tuple(data["providers"]),
+            locale=data.get("locale"),
         )
 
 

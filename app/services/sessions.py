@@ -163,6 +163,7 @@ def snapshot(user: User, providers: list[str]) -> UserSnapshot:
         is_verified=user.is_verified,
         created_at=user.created_at,
         providers=tuple(providers),
+        locale=user.locale,
     )
 
 

@@ -32,6 +32,12 @@ AMR_USER = "user"
 # Signed in through an identity provider (Google, GitHub): not in RFC 8176's
 # registry; the value identity platforms use for federated sign-in.
 AMR_FEDERATED = "fed"
+# Proved control of the mailbox (magic link or emailed code). RFC 8176 has no
+# value for it. Its nearest registered value, "otp", would say something else
+# here: this service reports a TOTP step as "otp" (+ "mfa"), and services that
+# read the claim take "otp" as evidence of a second factor. A self-describing
+# unregistered value, like "fed", says what happened and nothing more.
+AMR_EMAIL = "email"
 
 
 class SignInMethod(StrEnum):

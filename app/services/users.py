@@ -29,6 +29,7 @@ def user_out(user: User | UserSnapshot, providers: Sequence[str]) -> UserOut:
         is_verified=user.is_verified,
         created_at=user.created_at,
         oauth_providers=list(providers),
+        locale=user.locale,
     )
 
 

@@ -29,6 +29,11 @@ def add_query(url: str, **params: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+def _unusable(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x20 or code == 0x7F or 0xD800 <= code <= 0xDFFF
+
+
 def _origin(scheme: str, host: str | None, port: int | None) -> tuple[str, str, int | None]:
     return scheme.lower(), (host or "").lower(), port or _DEFAULT_PORTS.get(scheme.lower())
 
@@ -38,11 +43,12 @@ def safe_redirect(target: str | None, base_url: str) -> str:
 
     Accepted: an absolute URL with the frontend's scheme, host and port, or a
     path starting with a single "/". Refused: userinfo, backslashes, control
-    characters, protocol-relative "//host" and every other origin.
+    characters (and lone surrogates, which no URL can carry), protocol-relative
+    "//host" and every other origin.
     """
     if not target:
         return base_url
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target) or "\\" in target:
+    if any(_unusable(ch) for ch in target) or "\\" in target:
         raise UnsafeRedirect("control character or backslash")
     base = urlsplit(base_url)
     if target.startswith("/"):

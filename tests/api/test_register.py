@@ -17,7 +17,7 @@ async def test_register_returns_user_out_and_mails_a_link(harness: Harness) -> N
     body = response.json()
     assert set(body) == {
         "id", "email", "full_name", "role", "is_active", "is_verified", "created_at",
-        "oauth_providers",
+        "oauth_providers", "locale",
     }  # fmt: skip
     assert body["email"] == "new.user@example.com"
     assert body["role"] == "user" and body["is_active"] and not body["is_verified"]

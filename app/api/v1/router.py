@@ -5,13 +5,14 @@ from fastapi import APIRouter, FastAPI
 
 from app.api.responses import errors
 from app.api.routing import include_flat
-from app.api.v1.endpoints import admin, auth, cache, health, oauth, passkeys, users
+from app.api.v1.endpoints import admin, auth, cache, email_signin, health, oauth, passkeys, users
 
 PREFIX = "/api/v1"
 # The hottest routes first: routing tries them in order.
 ROUTERS: tuple[APIRouter, ...] = (
     users.router,
     auth.router,
+    email_signin.router,
     oauth.router,
     passkeys.router,
     passkeys.login_router,

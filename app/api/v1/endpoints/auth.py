@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Header, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 
 from app.api.responses import AUTHENTICATED, JSON_BODY, errors
 from app.api.routing import AppRoute
-from app.dependencies import ClientDep, ContextDep, CurrentPrincipal, SessionDep
+from app.dependencies import CAPTCHA, ClientDep, ContextDep, CurrentPrincipal, SessionDep
 from app.schemas.auth import (
     AcceptedOut,
     EmailIn,
@@ -36,15 +36,33 @@ ACCEPTED = AcceptedOut(detail="If the address belongs to an account, an email is
 LOGIN_ERRORS = errors(401, 403, 423, *JSON_BODY)
 
 
+AcceptLanguage = Annotated[
+    str | None,
+    Header(description="Language of the account's emails when the body names none"),
+]
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=errors(409, *JSON_BODY, password=True),
+    responses=errors(400, 409, *JSON_BODY, password=True),
+    dependencies=[CAPTCHA],
 )
-async def register(body: RegisterIn, db: SessionDep, ctx: ContextDep, client: ClientDep) -> UserOut:
+async def register(
+    body: RegisterIn,
+    db: SessionDep,
+    ctx: ContextDep,
+    client: ClientDep,
+    accept_language: AcceptLanguage = None,
+) -> UserOut:
     """Create an account and send a verification email."""
     user = await AuthService(db, ctx).register(
-        email=body.email, password=body.password, full_name=body.full_name, client=client
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+        locale=body.locale,
+        accept_language=accept_language,
+        client=client,
     )
     return user_out(user, [])
 
@@ -119,7 +137,10 @@ async def verify_email(
 
 
 @router.post(
-    "/verify-email/resend", status_code=status.HTTP_202_ACCEPTED, responses=errors(*JSON_BODY)
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(400, *JSON_BODY),
+    dependencies=[CAPTCHA],
 )
 async def resend_verification(body: EmailIn, ctx: ContextDep, client: ClientDep) -> AcceptedOut:
     """Send a new verification email; the answer is the same for every address."""
@@ -127,7 +148,12 @@ async def resend_verification(body: EmailIn, ctx: ContextDep, client: ClientDep)
     return ACCEPTED
 
 
-@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, responses=errors(*JSON_BODY))
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(400, *JSON_BODY),
+    dependencies=[CAPTCHA],
+)
 async def password_reset(body: EmailIn, ctx: ContextDep, client: ClientDep) -> AcceptedOut:
     """Email a password reset link; the answer is the same for every address."""
     await EmailService(ctx).queue_password_reset(body.email, client)
