@@ -50,6 +50,22 @@ case "$location" in
   "$venv"/*) say "app installed as a package ($location)";;
   *) echo "app is not installed into the environment: $location" >&2; exit 1;;
 esac
+# The email catalogues ship as .po files and compile when first used: render every
+# mail in every language from the installed package.
+(cd "$root/app" && "$venv/bin/python" - <<'PY'
+from datetime import timedelta
+from app.core.languages import SUPPORTED_LANGUAGES
+from app.email.i18n import format_duration
+from app.email.templates import PREVIEW_CONTEXT, render, template_names
+names = template_names()
+for language in SUPPORTED_LANGUAGES:
+    expires_in = format_duration(timedelta(minutes=15), language)
+    for name in names:
+        mail = render(name, language=language, **PREVIEW_CONTEXT, expires_in=expires_in)
+        assert mail.subject and mail.text and f'lang="{language}"' in mail.html, (name, language)
+print(f"  container: {len(names)} mails render in {', '.join(SUPPORTED_LANGUAGES)}")
+PY
+)
 
 port=$("$venv/bin/python" - <<'PY'
 import socket

@@ -30,19 +30,14 @@ def test_configuration_table_lists_every_setting(repo_root: Path) -> None:
 
 
 def test_every_metric_is_documented(repo_root: Path) -> None:
+    from prometheus_client.metrics import MetricWrapperBase
+
     from app.core import metrics
 
     readme = section((repo_root / "README.md").read_text(), "Health, metrics and logs")
-    for metric in (
-        metrics.HTTP_REQUESTS,
-        metrics.HTTP_LATENCY,
-        metrics.AUTH_EVENTS,
-        metrics.CACHE_LOOKUPS,
-        metrics.DB_POOL,
-        metrics.STORE_DEGRADED,
-        metrics.STORE_FAILOVERS,
-        metrics.WORKERS,
-    ):
+    defined = [m for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)]
+    assert len(defined) >= 10
+    for metric in defined:
         (family,) = metric.describe()
         name = family.name + ("_total" if family.type == "counter" else "")
         assert f"`{name}`" in readme, name

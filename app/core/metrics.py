@@ -131,14 +131,21 @@ def auth_event(event: str) -> None:
     AUTH_EVENTS.labels(event).inc()
 
 
+# Fixed label sets, looked up once (and so exported as 0 before the first check).
+_BREACH_RESULTS = {
+    r: PASSWORD_BREACH_CHECKS.labels(r) for r in ("clean", "breached", "failed", "paused")
+}
+_CAPTCHA_RESULTS = {r: CAPTCHA_CHECKS.labels(r) for r in ("passed", "refused", "unavailable")}
+
+
 def password_breach_check(result: str) -> None:
     """`result`: clean, breached, failed or paused."""
-    PASSWORD_BREACH_CHECKS.labels(result).inc()
+    _BREACH_RESULTS[result].inc()
 
 
 def captcha_check(result: str) -> None:
     """`result`: passed, refused or unavailable."""
-    CAPTCHA_CHECKS.labels(result).inc()
+    _CAPTCHA_RESULTS[result].inc()
 
 
 def cache_lookup(*, hit: bool) -> None:

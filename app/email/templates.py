@@ -21,6 +21,15 @@ from app.email.i18n import translations
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
+# Values for every variable any mail uses, to render each one for a look or a check
+# (the test suite and the container smoke test render every mail in every language).
+PREVIEW_CONTEXT: dict[str, Any] = {
+    "name": "Ada Lovelace",
+    "link": "https://app.example.com/magic-link?token=preview",
+    "code": "042917",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RenderedEmail:
     subject: str

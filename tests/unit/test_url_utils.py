@@ -48,6 +48,7 @@ def test_accepted_targets(target: str | None, expected: str) -> None:
         "/ok\r\nSet-Cookie: x=1",
         "/tab\tinside",
         "evil.example",
+        "/lone-\udc80-surrogate",
         "https://app.example.com:99999/",
     ],
 )
