@@ -19,11 +19,6 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
-from babel.units import format_unit
-
 from app.core.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -41,6 +36,11 @@ def translations(language: str) -> gettext.NullTranslations:
         raise ValueError(f"unsupported language: {language}")
     if language == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()
+    # Babel's catalogue reader is imported here, at the first mail, not at start-up.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     with catalogue_path(language).open("rb") as source:
         catalog = read_po(source, locale=language, domain=DOMAIN)
     compiled = io.BytesIO()
@@ -59,6 +59,8 @@ _UNITS = (
 
 def format_duration(delta: timedelta, language: str) -> str:
     """`15 minutes`, `24 Stunden`, `1 jour`: the largest unit that states `delta` exactly."""
+    from babel.units import format_unit
+
     minutes = max(1, int(delta.total_seconds() // 60))
     for size, unit in _UNITS:
         if minutes % size == 0:
