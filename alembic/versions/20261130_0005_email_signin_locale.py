@@ -5,7 +5,7 @@ The new token purpose `magic_link` needs no change: the purpose column is a plai
 string without a constraint on its values.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0007
 Create Date: 2026-11-30 09:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
