@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import os
@@ -12,12 +13,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./data/app.db"
 MIN_SECRET_LENGTH = 32
+# A random key of 32 hex digits has fewer than 8 distinct characters about once in
+# a million; `aaaa...` or `abab...` has one or two.
+MIN_DISTINCT_CHARACTERS = 8
+SECRET_NAMES = ("SECRET_KEY", "PASSWORD_PEPPER")
+# The drivers installed with the service; anything else fails at the first query.
+SUPPORTED_DATABASES = ("postgresql+psycopg", "sqlite+aiosqlite")
 # Placeholders that appear in examples and tutorials; never acceptable as real keys.
 EXAMPLE_SECRETS = frozenset(
     {
@@ -61,7 +70,21 @@ def _normalise_database_url(url: str) -> str:
         ("sqlite://", "sqlite+aiosqlite://"),
     ):
         if url.startswith(plain):
-            return async_scheme + url[len(plain) :]
+            url = async_scheme + url[len(plain) :]
+            break
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL; expected postgresql+psycopg://user:password@host:5432/db "
+            "or sqlite+aiosqlite:///path/to/file.db"
+        ) from None
+    if driver not in SUPPORTED_DATABASES:
+        raise ValueError(
+            f"unsupported database scheme {driver}://: this service runs on PostgreSQL "
+            "(postgresql+psycopg://, postgresql:// or postgres://) or SQLite "
+            "(sqlite+aiosqlite:// or sqlite://)"
+        )
     return url
 
 
@@ -175,6 +198,11 @@ class Settings(BaseSettings):
         # `NAME=` in a .env file means "not set", not "set to the empty string".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator(
         "BACKEND_CORS_ORIGINS",
         "TRUSTED_PROXIES",
@@ -191,29 +219,12 @@ class Settings(BaseSettings):
     def _strip_origins(cls, value: list[str]) -> list[str]:
         return [origin.rstrip("/") for origin in value]
 
-    @model_validator(mode="after")
-    def _check_data_keys(self) -> Settings:
-        # After validation, so an error message never quotes the keys themselves.
-        for key in self.DATA_ENCRYPTION_KEY:
-            if len(key.get_secret_value()) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    f"DATA_ENCRYPTION_KEY: every key must be at least "
-                    f"{MIN_SECRET_LENGTH} random characters"
-                )
-        return self
-
     @field_validator("HIBP_API_URL", "CAPTCHA_VERIFY_URL")
     @classmethod
     def _check_service_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/") if value else value
-
-    @model_validator(mode="after")
-    def _check_captcha(self) -> Settings:
-        if self.CAPTCHA_PROVIDER and self.CAPTCHA_SECRET is None:
-            raise ValueError("CAPTCHA_PROVIDER needs CAPTCHA_SECRET")
-        return self
 
     @field_validator("TRUSTED_PROXIES")
     @classmethod
@@ -234,22 +245,52 @@ class Settings(BaseSettings):
     def _normalise_db(cls, value: str | None) -> str | None:
         return _normalise_database_url(value) if value else None
 
-    @model_validator(mode="after")
-    def _check_email_backend(self) -> Settings:
-        if self.EMAIL_BACKEND == "resend" and self.RESEND_API_KEY is None:
-            raise ValueError("EMAIL_BACKEND=resend needs RESEND_API_KEY")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _report_every_problem(cls, data: Any, handler: Any) -> Any:
+        """Whole-model checks (keys, email, CAPTCHA) reported together with the field errors.
 
-    @model_validator(mode="after")
-    def _provision_and_check_secrets(self) -> Settings:
-        for name in ("SECRET_KEY", "PASSWORD_PEPPER"):
+        Pydantic collects every field error but then skips the model's own checks;
+        an operator would fix one problem per start. Here a failed field
+        validation still gets the key checks on the values given, and all
+        problems are raised at once.
+        """
+        try:
+            settings: Settings = handler(data)
+        except ValidationError as exc:
+            problems = _given_secret_problems(data)
+            if not problems:
+                raise
+            errors = [_keep(error) for error in exc.errors()]
+            raise ValidationError.from_exception_data(
+                cls.__name__, [*errors, *map(_problem, problems)]
+            ) from None
+        problems = settings._whole_model_problems()
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, list(map(_problem, problems)))
+        return settings
+
+    def _whole_model_problems(self) -> list[str]:
+        problems: list[str] = []
+        if self.EMAIL_BACKEND == "resend" and self.RESEND_API_KEY is None:
+            problems.append("EMAIL_BACKEND=resend needs RESEND_API_KEY")
+        if self.CAPTCHA_PROVIDER and self.CAPTCHA_SECRET is None:
+            problems.append("CAPTCHA_PROVIDER needs CAPTCHA_SECRET")
+        # After validation, so a message never quotes the keys themselves.
+        if any(len(k.get_secret_value()) < MIN_SECRET_LENGTH for k in self.DATA_ENCRYPTION_KEY):
+            problems.append(
+                f"DATA_ENCRYPTION_KEY: every key must be at least "
+                f"{MIN_SECRET_LENGTH} random characters"
+            )
+        for name in SECRET_NAMES:
             current: SecretStr | None = getattr(self, name)
             if current is None and (self.embedded or self.DEBUG):
                 # Persist the generated key so tokens and passwords survive a restart.
                 current = SecretStr(_persisted_secret(self.data_dir / name.lower()))
                 object.__setattr__(self, name, current)
-            _check_secret(name, current, debug=self.DEBUG)
-        return self
+        if not self.DEBUG:  # DEBUG tolerates weak keys (and generated any missing one)
+            problems += secret_problems(self.SECRET_KEY, self.PASSWORD_PEPPER)
+        return problems
 
     # Derived values -------------------------------------------------------
 
@@ -340,16 +381,73 @@ def _required(value: SecretStr | None, name: str) -> bytes:
     return value.get_secret_value().encode()
 
 
-def _check_secret(name: str, value: SecretStr | None, *, debug: bool) -> None:
+def secret_problems(secret_key: SecretStr | None, pepper: SecretStr | None) -> list[str]:
+    """Every reason production refuses this pair of keys, one line each."""
+    problems = [
+        problem
+        for name, value in zip(SECRET_NAMES, (secret_key, pepper), strict=True)
+        if (problem := _secret_problem(name, value)) is not None
+    ]
+    if (
+        secret_key is not None
+        and pepper is not None
+        and hmac.compare_digest(
+            secret_key.get_secret_value().encode(), pepper.get_secret_value().encode()
+        )
+    ):
+        problems.append("SECRET_KEY and PASSWORD_PEPPER must be two different random values")
+    return problems
+
+
+def _secret_problem(name: str, value: SecretStr | None) -> str | None:
     if value is None:
-        raise ValueError(f"{name} is required (at least {MIN_SECRET_LENGTH} random characters)")
+        return f"{name} is required (at least {MIN_SECRET_LENGTH} random characters)"
     raw = value.get_secret_value()
-    if debug:
-        return
     if len(raw) < MIN_SECRET_LENGTH:
-        raise ValueError(f"{name} must be at least {MIN_SECRET_LENGTH} characters long")
+        return f"{name} must be at least {MIN_SECRET_LENGTH} characters long"
     if raw.strip().lower() in EXAMPLE_SECRETS:
-        raise ValueError(f"{name} is an example value; generate a random one")
+        return f"{name} is an example value; generate a random one"
+    if len(set(raw)) < MIN_DISTINCT_CHARACTERS:
+        return (
+            f"{name} has too few distinct characters (at least {MIN_DISTINCT_CHARACTERS}); "
+            "generate a random one, e.g. `openssl rand -base64 48`"
+        )
+    return None
+
+
+def _given_secret_problems(data: Any) -> list[str]:
+    """Key problems in raw input whose other fields failed to validate: only keys that were
+    given (a missing one may still be generated), and none with a DEBUG that says true."""
+    if not isinstance(data, dict):
+        return []
+    debug = str(data.get("DEBUG", "")).strip().lower()
+    if debug in ("1", "true", "yes", "on", "t", "y"):
+        return []
+    given = [_as_secret(data.get(name)) for name in SECRET_NAMES]
+    problems = secret_problems(*given)
+    missing = {name for name, value in zip(SECRET_NAMES, given, strict=True) if value is None}
+    return [p for p in problems if not any(p.startswith(f"{name} is required") for name in missing)]
+
+
+def _as_secret(value: Any) -> SecretStr | None:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return SecretStr(value) if isinstance(value, str) and value.strip() else None
+
+
+def _problem(message: str) -> InitErrorDetails:
+    # No location: the message names its settings (`error: SECRET_KEY ...`).
+    return {"type": PydanticCustomError("invalid_settings", message), "loc": (), "input": None}
+
+
+def _keep(error: Any) -> InitErrorDetails:
+    """A field error as it was, to be raised again beside the whole-model problems."""
+    # Without a context, a custom error's message is used as written (braces included).
+    return {
+        "type": PydanticCustomError(str(error["type"]), str(error["msg"])),
+        "loc": tuple(error["loc"]),
+        "input": error.get("input"),
+    }
 
 
 def _persisted_secret(path: Path) -> str:

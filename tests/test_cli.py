@@ -52,13 +52,21 @@ def test_help_lists_the_commands() -> None:
     ("name", "value", "line"),
     [
         ("SECRET_KEY", "short", "error: SECRET_KEY must be at least 32 characters long"),
-        ("SECRET_KEY", "changeme" * 5, None),
+        ("SECRET_KEY", "changeme-" + "0123456789abcdef" * 2, None),
         (
             "ACCESS_TOKEN_EXPIRE_MINUTES",
             "soon",
             "error: invalid setting ACCESS_TOKEN_EXPIRE_MINUTES",
         ),
         ("ALGORITHM", "none", "error: invalid setting ALGORITHM"),
+        ("SECRET_KEY", "k" * 36, "error: SECRET_KEY has too few distinct characters"),
+        ("SECRET_KEY", TEST_PEPPER, "error: SECRET_KEY and PASSWORD_PEPPER must be two different"),
+        (
+            "DATABASE_URL",
+            "mysql://u@db/app",
+            "error: invalid setting DATABASE_URL: unsupported database scheme mysql://",
+        ),
+        ("LOG_LEVEL", "debug", None),
     ],
 )
 def test_bad_settings_give_a_one_line_error(
@@ -72,6 +80,25 @@ def test_bad_settings_give_a_one_line_error(
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(line)
+
+
+def test_every_bad_setting_is_reported_in_one_start(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALGORITHM", "none")
+    monkeypatch.setenv("SECRET_KEY", "k" * 36)
+    monkeypatch.setenv("PASSWORD_PEPPER", "k" * 36)
+    result = runner.invoke(cli, ["migrate"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "error: invalid setting ALGORITHM: Input should be 'HS256', 'HS384' or 'HS512'",
+        "error: SECRET_KEY has too few distinct characters (at least 8); "
+        "generate a random one, e.g. `openssl rand -base64 48`",
+        "error: PASSWORD_PEPPER has too few distinct characters (at least 8); "
+        "generate a random one, e.g. `openssl rand -base64 48`",
+        "error: SECRET_KEY and PASSWORD_PEPPER must be two different random values",
+    ]
 
 
 def test_create_admin_then_promote(env: dict[str, str]) -> None:

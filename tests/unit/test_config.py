@@ -10,12 +10,13 @@ from pydantic import ValidationError
 
 from app.config import Settings
 
-GOOD = "s" * 40
+GOOD = "config-test-secret-key-0123456789abcdef"
+GOOD_PEPPER = "config-test-pepper-0123456789abcdef"
 
 
 def make(**values: object) -> Settings:
     values.setdefault("SECRET_KEY", GOOD)
-    values.setdefault("PASSWORD_PEPPER", GOOD)
+    values.setdefault("PASSWORD_PEPPER", GOOD_PEPPER)
     values.setdefault("DATABASE_URL", "postgresql://u@db/app")
     return Settings(_env_file=None, **values)
 
@@ -71,6 +72,64 @@ def test_production_refuses_bad_secret_keys(key: str | None, message: str) -> No
         make(SECRET_KEY=key)
     assert message in str(excinfo.value)
     assert "SECRET_KEY" in str(excinfo.value)
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "PASSWORD_PEPPER"])
+@pytest.mark.parametrize("value", ["a" * 36, "ab" * 20, "0123456" * 6])
+def test_production_refuses_keys_with_too_few_distinct_characters(name: str, value: str) -> None:
+    with pytest.raises(ValidationError, match=f"{name} has too few distinct characters"):
+        make(**{name: value})
+
+
+def test_production_refuses_one_value_for_both_keys() -> None:
+    with pytest.raises(ValidationError, match="SECRET_KEY and PASSWORD_PEPPER must be two"):
+        make(SECRET_KEY=GOOD, PASSWORD_PEPPER=GOOD)
+    assert make(SECRET_KEY=GOOD, PASSWORD_PEPPER=GOOD, DEBUG=True).DEBUG
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        make(ALGORITHM="none", SECRET_KEY="x" * 40, PASSWORD_PEPPER="short")
+    messages = {
+        ".".join(map(str, error["loc"])): error["msg"] for error in excinfo.value.errors()
+    }
+    assert set(messages) == {"ALGORITHM", ""} and len(excinfo.value.errors()) == 3
+    reported = " | ".join(error["msg"] for error in excinfo.value.errors())
+    assert "SECRET_KEY has too few distinct characters" in reported
+    assert "PASSWORD_PEPPER must be at least 32 characters long" in reported
+    # Whole-model problems together, also when every field is valid.
+    with pytest.raises(ValidationError) as excinfo:
+        make(EMAIL_BACKEND="resend", SECRET_KEY="x" * 40, PASSWORD_PEPPER="x" * 40)
+    assert len(excinfo.value.errors()) == 4
+
+
+def test_field_errors_alone_are_not_joined_by_key_checks_of_generated_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValidationError) as excinfo:
+        Settings(_env_file=None, ALGORITHM="none")  # embedded: keys would be generated
+    assert [error["loc"] for error in excinfo.value.errors()] == [("ALGORITHM",)]
+
+
+@pytest.mark.parametrize("level", ["debug", "Info", " WARNING "])
+def test_log_level_in_any_case(level: str) -> None:
+    assert make(LOG_LEVEL=level).LOG_LEVEL == level.strip().upper()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u@h/db", "unsupported database scheme mysql://"),
+        ("postgresql+asyncpg://u@h/db", "unsupported database scheme postgresql+asyncpg://"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_unsupported_database_urls_name_the_supported_schemes(url: str, message: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        make(DATABASE_URL=url)
+    text = str(excinfo.value)
+    assert message in text and "postgresql+psycopg://" in text and "sqlite" in text
 
 
 def test_pepper_is_checked_like_the_secret_key() -> None:
@@ -144,7 +203,9 @@ def test_the_example_env_file_lists_every_setting(repo_root: Path) -> None:
         if "=" in line and not line.startswith("#")
     }
     assert names == set(Settings.model_fields)
-    settings = Settings(_env_file=repo_root / ".env.example", SECRET_KEY=GOOD, PASSWORD_PEPPER=GOOD)
+    settings = Settings(
+        _env_file=repo_root / ".env.example", SECRET_KEY=GOOD, PASSWORD_PEPPER=GOOD_PEPPER
+    )
     assert settings.DATABASE_URL == "postgresql+psycopg://auth:auth@localhost:5432/auth"
 
 

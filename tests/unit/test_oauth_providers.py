@@ -12,8 +12,8 @@ from app.services.oauth.github import primary_email
 from app.services.oauth.registry import configured_providers
 
 SECRETS: dict[str, Any] = {
-    "SECRET_KEY": "k" * 40,
-    "PASSWORD_PEPPER": "p" * 40,
+    "SECRET_KEY": "oauth-test-secret-key-0123456789abcdef",
+    "PASSWORD_PEPPER": "oauth-test-pepper-0123456789abcdef",
     "DATABASE_URL": "sqlite://",
 }
 
