@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated, NoReturn
 
 import typer
@@ -65,6 +67,14 @@ def _check_database(settings: Settings) -> None:
         fail(f"database unreachable at {target}: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
+def _check_schema(settings: Settings) -> None:
+    from app.database.migrations import read_schema_state
+
+    state = asyncio.run(read_schema_state(settings))
+    if state.status == "behind":
+        fail(state.message)
+
+
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -74,15 +84,21 @@ def serve(
     """Start the HTTP server (applies migrations first in embedded mode)."""
     import uvicorn
 
+    from app.core.logging import configure_logging
     from app.database.migrations import upgrade
 
     settings = load_settings()
     if workers > 1 and not settings.REDIS_URL:
         fail("--workers > 1 needs REDIS_URL: limits, lockouts and revocations must be shared")
-    with _metrics_directory(workers):
+    # Lines of this process (uvicorn's "running on" address, its worker
+    # supervisor) in the format of the workers' own lines.
+    configure_logging(level=settings.LOG_LEVEL, fmt=settings.log_format)
+    with _metrics_directory(workers), _sigterm_exits_cleanly():
         _check_database(settings)
         if settings.embedded:
             upgrade(settings)
+        else:  # production migrates with `backend migrate`, before serving
+            _check_schema(settings)
         uvicorn.run(
             "app.main:create_app",
             factory=True,
@@ -96,7 +112,32 @@ def serve(
             access_log=False,
             server_header=False,
             timeout_graceful_shutdown=20,
+            # A worker answers the supervisor's health pings only once it has
+            # imported everything; on a busy or CPU-limited host that takes more
+            # than uvicorn's 5 s, and killing it restarts the same slow start.
+            timeout_worker_healthcheck=30,
         )
+
+
+@contextmanager
+def _sigterm_exits_cleanly() -> Iterator[None]:
+    """Exit 0 on SIGTERM, the way a service manager asks for a normal stop.
+
+    uvicorn catches SIGTERM, shuts down gracefully, then restores the previous
+    handler and raises the signal again; with the default handler that kills
+    the process (exit 143), which supervisors report as a failure. This
+    handler turns it into a normal exit, and a SIGTERM that arrives before
+    uvicorn listens (during the checks or migrations) into one too.
+    """
+
+    def exit_quietly(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, exit_quietly)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

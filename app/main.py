@@ -25,6 +25,7 @@ from app.config import Settings, get_settings
 from app.core import metrics
 from app.core.clock import Clock
 from app.core.logging import configure_logging
+from app.database.locks import lock_transaction
 from app.email.base import EmailSender
 from app.errors import AppError, register_exception_handlers
 from app.middleware.body_limit import BodyLimitMiddleware
@@ -41,7 +42,7 @@ from app.runtime import open_context
 from app.schemas.common import normalise_email
 from app.services.bootstrap import ensure_admin
 from app.services.context import ServiceContext
-from app.services.health import database_ok
+from app.services.health import database_schema
 
 log = structlog.get_logger(__name__)
 
@@ -135,11 +136,16 @@ def create_app(
 
 async def _start(ctx: ServiceContext) -> None:
     settings = ctx.settings
-    if not await database_ok(ctx):
+    schema = await database_schema(ctx)
+    if schema is None:
         raise RuntimeError(
             "database unreachable: check DATABASE_URL "
             f"({settings.database_url.split('@')[-1].split('?')[0]})"
         )
+    if schema.status == "behind":  # every request would fail on a missing table
+        raise RuntimeError(schema.message)
+    if schema.status == "ahead":
+        log.warning("database_schema_ahead", detail=schema.message)
     if not await ctx.store.ping():
         log.error("redis_unreachable_at_startup", fallback="per-process memory")
     if ctx.email_sender.name == "console" and not (settings.embedded or settings.DEBUG):
@@ -161,6 +167,9 @@ async def _start(ctx: ServiceContext) -> None:
 async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> None:
     try:
         async with ctx.sessionmaker() as db:
+            # Workers starting together take turns: the first creates the admin and
+            # the others find it, instead of failing on the unique email.
+            await lock_transaction(db, "first-admin")
             user, created = await ensure_admin(
                 db,
                 ctx,
@@ -168,11 +177,13 @@ async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> 
                 password=password.get_secret_value(),
                 promote=False,
             )
-    except AppError as exc:  # a weak password, or another worker won the race
+    except AppError as exc:  # a weak password: the operator must act
         log.error("first_admin_not_created", reason=exc.code.value, detail=exc.detail)
         return
     if created:
         log.info("first_admin_created", user_id=str(user.id))
+    else:  # made by an earlier start or another worker; left as it is
+        log.info("first_admin_exists", user_id=str(user.id))
 
 
 OPENAPI_TAGS: list[dict[str, Any]] = [

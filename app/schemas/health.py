@@ -16,6 +16,12 @@ class HealthOut(BaseModel):
 class ReadyOut(BaseModel):
     status: Literal["ok", "down"]
     database: Literal["ok", "down"]
+    migrations: Literal["current", "behind", "ahead", "unknown"] = Field(
+        description="The database's schema against this version's migrations: `behind` "
+        "(not ready: run `backend migrate`), `ahead` (migrated by a newer release; still "
+        "ready), `unknown` while the database does not answer",
+        examples=["current"],
+    )
 
 
 class PoolOut(BaseModel):

@@ -23,6 +23,7 @@ from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 from app.services.breach import BreachCheck
 from app.services.principals import PrincipalCache
+from app.services.readiness import ReadinessCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +59,5 @@ class ServiceContext:
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0
     started_at: float = field(default_factory=time.monotonic)  # for uptime
+    # /health/ready's last answer (public, unthrottled: at most one probe a second).
+    readiness: ReadinessCache = field(default_factory=ReadinessCache)

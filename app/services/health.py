@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import __version__
+from app.database.migrations import SchemaState, schema_state
 from app.database.monitoring import PoolStats
 from app.schemas.health import (
     CacheStatsOut,
@@ -17,6 +18,7 @@ from app.schemas.health import (
     DatabaseStatusOut,
     DetailedHealthOut,
     PoolOut,
+    ReadyOut,
     RedisStatusOut,
     SlowQueryOut,
     Status,
@@ -42,6 +44,30 @@ async def database_latency(ctx: ServiceContext) -> float | None:
 async def database_ok(ctx: ServiceContext) -> bool:
     """True when the database answers `SELECT 1` within the probe timeout."""
     return await database_latency(ctx) is not None
+
+
+async def database_schema(ctx: ServiceContext) -> SchemaState | None:
+    """The schema's revision against this code's, or None when the database does not answer."""
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            async with ctx.sessionmaker() as db:
+                connection = await db.connection()
+                return await connection.run_sync(schema_state)
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return None
+
+
+async def readiness(ctx: ServiceContext) -> ReadyOut:
+    """Ready when the database answers and its schema is not behind (cached for a second)."""
+    return await ctx.readiness.get(ctx.clock, lambda: _probe_readiness(ctx))
+
+
+async def _probe_readiness(ctx: ServiceContext) -> ReadyOut:
+    state = await database_schema(ctx)
+    if state is None:
+        return ReadyOut(status="down", database="down", migrations="unknown")
+    ready = state.status != "behind"
+    return ReadyOut(status="ok" if ready else "down", database="ok", migrations=state.status)
 
 
 async def redis_status(ctx: ServiceContext) -> RedisStatusOut:

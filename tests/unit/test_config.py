@@ -90,9 +90,7 @@ def test_production_refuses_one_value_for_both_keys() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ValidationError) as excinfo:
         make(ALGORITHM="none", SECRET_KEY="x" * 40, PASSWORD_PEPPER="short")
-    messages = {
-        ".".join(map(str, error["loc"])): error["msg"] for error in excinfo.value.errors()
-    }
+    messages = {".".join(map(str, error["loc"])): error["msg"] for error in excinfo.value.errors()}
     assert set(messages) == {"ALGORITHM", ""} and len(excinfo.value.errors()) == 3
     reported = " | ".join(error["msg"] for error in excinfo.value.errors())
     assert "SECRET_KEY has too few distinct characters" in reported

@@ -33,11 +33,11 @@ async def health() -> Response:
 
 @router.get("/health/ready", responses={503: {"model": ReadyOut, "description": "Not ready"}})
 async def ready(ctx: ContextDep, response: Response) -> ReadyOut:
-    """Readiness: 200 when the database answers, else 503."""
-    if await service.database_ok(ctx):
-        return ReadyOut(status="ok", database="ok")
-    response.status_code = 503
-    return ReadyOut(status="down", database="down")
+    """Readiness: 200 when the database answers and its schema is migrated, else 503."""
+    report = await service.readiness(ctx)
+    if report.status != "ok":
+        response.status_code = 503
+    return report
 
 
 @admin_router.get(
