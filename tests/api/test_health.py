@@ -5,10 +5,12 @@ import time
 from contextlib import AsyncExitStack
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import __version__
+from app.database.connection import create_engine
 from app.database.migrations import downgrade, upgrade
 from app.main import create_app
 from tests.conftest import Harness, base_settings, make_client
@@ -99,3 +101,20 @@ async def test_start_up_fails_fast_without_a_database() -> None:
         async with app.router.lifespan_context(app):
             pass
     assert time.perf_counter() - start < 10
+
+
+async def test_a_schema_migrated_by_a_newer_release_still_serves(
+    scratch_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rolling deploy migrates before the last old instance stops: those keep serving."""
+    settings = base_settings(scratch_database_url, LOG_LEVEL="INFO")
+    await asyncio.to_thread(upgrade, settings)
+    engine = create_engine(settings)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    await engine.dispose()
+    app = create_app(settings, email_sender=Mailbox())
+    async with app.router.lifespan_context(app), make_client(app) as client:
+        ready = await client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["migrations"] == "ahead"
+    assert '"event": "database_schema_ahead"' in capsys.readouterr().err
