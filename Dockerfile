@@ -1,9 +1,10 @@
-# syntax=docker/dockerfile:1
-#
 # Production image: `docker build -t auth-backend .`, or `docker compose up --build`.
 # Two stages: uv builds a virtual environment from the lock file; the runtime
 # stage gets only that environment, the migrations, and a non-root user. No
 # compiler, no uv, no tests in the final image.
+#
+# Plain Dockerfile syntax only (no `RUN --mount`), so it builds with BuildKit
+# and with the legacy builder (DOCKER_BUILDKIT=0, older engines, Podman) alike.
 #
 # CI runs the same install commands and starts the result the same way
 # (scripts/container-smoke.sh), since CI machines have no Docker engine.
@@ -14,20 +15,18 @@ FROM ${PYTHON_IMAGE} AS builder
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON=/usr/local/bin/python3.11 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
 # Dependencies first, in their own layer: rebuilt only when the lock file changes.
-RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=uv.lock,target=uv.lock \
-    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    uv sync --locked --no-dev --no-editable --no-install-project
+COPY pyproject.toml uv.lock ./
+RUN uv sync --locked --no-dev --no-editable --no-install-project
 # Then the application itself, installed as a package (not a link to /src).
-COPY pyproject.toml uv.lock README.md ./
+COPY README.md ./
 COPY app ./app
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --no-editable
+RUN uv sync --locked --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 app \

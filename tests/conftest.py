@@ -2,8 +2,9 @@
 and a real store (process memory, or Redis when TEST_REDIS_URL is set).
 
 Each test session migrates its own database once and drops it at the end;
-each test app gets its own Redis key prefix, deleted afterwards; rows are
-removed after every test, so tests own their data and run in any order.
+each test app gets its own Redis key prefix, whose keys are deleted after the
+test (however the app was built); rows are removed after every test, so tests
+own their data and run in any order.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis
 from fastapi import FastAPI
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
@@ -45,6 +47,9 @@ OFFLINE_URL = "http://127.0.0.1:9"
 # start read the environment, so it says the same.
 os.environ["PASSWORD_BREACH_CHECK"] = "false"
 os.environ["HIBP_API_URL"] = OFFLINE_URL
+
+# Key prefixes given to apps on TEST_REDIS_URL during the running test.
+_redis_prefixes: list[str] = []
 
 
 def _admin_conninfo(url: str) -> tuple[str, str]:
@@ -108,7 +113,42 @@ def base_settings(database_url: str, **overrides: Any) -> Settings:
         "HIBP_API_URL": OFFLINE_URL,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    settings = Settings(_env_file=None, **values)
+    shared = os.environ.get("TEST_REDIS_URL")
+    if shared and settings.REDIS_URL == shared:
+        _redis_prefixes.append(settings.REDIS_KEY_PREFIX)
+    return settings
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
+
+
+@pytest.fixture(autouse=True)
+def _delete_the_tests_redis_keys() -> Iterator[None]:
+    """After each test, delete every key under the prefixes its apps used on TEST_REDIS_URL.
+
+    Whoever wrote them: a harness, an app a test built itself, a job that ran
+    after a harness emptied its store. Keys outside those prefixes (other
+    runs, other applications) are never touched.
+    """
+    yield
+    prefixes = list(_redis_prefixes)
+    _redis_prefixes.clear()
+    url = os.environ.get("TEST_REDIS_URL")
+    if not (url and prefixes):
+        return
+    with redis.Redis.from_url(url) as client:
+        for prefix in prefixes:
+            pattern = _glob_escape(prefix.rstrip(":") + ":") + "*"
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=pattern, count=500):
+                batch.append(key)
+                if len(batch) == 500:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
 
 
 @dataclass

@@ -95,11 +95,21 @@ def tightest(decisions: list[Decision]) -> Decision | None:
 
 
 class MemoryCounter:
-    """Per-process sliding-window counters."""
+    """Per-process sliding-window counters.
 
-    def __init__(self) -> None:
+    Keys whose windows have passed are dropped in one sweep once the table
+    holds more than `max_keys`. A sweep that frees little (every client is
+    still active) raises the next threshold to twice what is left, so the
+    table is swept again only after it has grown as much: amortised O(1) per
+    new key, never a rescan on every hit.
+    """
+
+    def __init__(self, *, max_keys: int = 100_000) -> None:
         # key -> (window index, previous count, current count)
         self._windows: dict[str, tuple[int, int, int]] = {}
+        self._max_keys = max_keys
+        self._sweep_above = max_keys
+        self.sweeps = 0
 
     def hit(self, key: str, limit: int, window_ms: int, now_ms: int) -> tuple[bool, int]:
         index, elapsed = divmod(now_ms, window_ms)
@@ -113,17 +123,22 @@ class MemoryCounter:
         used = previous * (window_ms - elapsed) // window_ms + current
         if used >= limit:
             return False, used
-        if len(self._windows) > 100_000:
-            self._purge(index)
+        if stored is None and len(self._windows) >= self._sweep_above:
+            self._sweep(index)
         self._windows[key] = (index, previous, current + 1)
         return True, used + 1
 
-    def _purge(self, index: int) -> None:
-        for key in [k for k, v in self._windows.items() if v[0] < index - 1]:
-            del self._windows[key]
+    def _sweep(self, index: int) -> None:
+        self.sweeps += 1
+        self._windows = {k: v for k, v in self._windows.items() if v[0] >= index - 1}
+        self._sweep_above = max(self._max_keys, 2 * len(self._windows))
+
+    def __len__(self) -> int:
+        return len(self._windows)
 
     def clear(self) -> None:
         self._windows.clear()
+        self._sweep_above = self._max_keys
 
 
 class RateLimiter:

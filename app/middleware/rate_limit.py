@@ -9,7 +9,9 @@ from app.config import Settings
 from app.core.context import request_context_var
 from app.core.ratelimit import Decision, Limit, tightest
 from app.errors import ErrorCode, error_body
+from app.middleware.request_id import ROUTE_TEMPLATE_KEY
 from app.middleware.responses import send_json
+from app.middleware.route_names import RouteNames
 from app.utils.net import client_bucket, resolve_client_ip
 
 GLOBAL_BATCH = 64
@@ -50,6 +52,7 @@ class RateLimitMiddleware:
             key: Limit(name, settings.AUTH_RATE_LIMIT_PER_MINUTE)
             for key, name in AUTH_ROUTES.items()
         }
+        self.route_names = RouteNames()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT_PATHS:
@@ -65,6 +68,8 @@ class RateLimitMiddleware:
         if decision.allowed and route_limit is not None:
             decision = await limiter.hit(route_limit, client)
         if not decision.allowed:
+            # Refused before routing: name the route for the request line and metrics.
+            scope[ROUTE_TEMPLATE_KEY] = self.route_names.template(scope)
             await _refuse(send, decision)
             return
 

@@ -18,6 +18,10 @@ from app.utils.net import IPNetwork, resolve_client_ip
 
 log = structlog.get_logger("app.request")
 MAX_REQUEST_ID = 128
+UNMATCHED = "<unmatched>"
+# Set by a layer that answers before routing (the rate limiter's 429), so that
+# the request line and metrics still name the route the request was for.
+ROUTE_TEMPLATE_KEY = "app.route_template"
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -48,7 +52,8 @@ def route_template(scope: Scope) -> str:
     if isinstance(path, str):
         return path
     if "endpoint" not in scope:
-        return "<unmatched>"
+        template: str = scope.get(ROUTE_TEMPLATE_KEY, UNMATCHED)
+        return template
     # A mount (static files) or a plain Starlette route (/openapi.json). Under a
     # mount the rest of the path is the client's, so only the prefix is named;
     # a route without parameters matched its own text exactly.
@@ -57,7 +62,7 @@ def route_template(scope: Scope) -> str:
         return f"{mount_prefix}/{{path}}"
     if not scope.get("path_params"):
         return str(scope["path"])
-    return "<unmatched>"
+    return UNMATCHED
 
 
 class RequestIdMiddleware:

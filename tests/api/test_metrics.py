@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
+import pytest
 
 from tests.conftest import Harness, HarnessFactory
 from tests.support.flows import PASSWORD, bearer, login
@@ -144,3 +146,32 @@ async def test_every_kind_of_route_gets_a_bounded_template(harness: Harness) -> 
         assert value(after, REQUESTS, route=template) > value(before, REQUESTS, route=template)
     # Raw paths never become labels (a numeric marker could match a timestamp).
     assert "zqxj" not in after
+
+
+async def test_refused_requests_name_their_route(
+    make_harness: HarnessFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 429 is answered before routing, yet its line and metrics name the route."""
+    harness = await make_harness(RATE_LIMIT_PER_MINUTE=1, LOG_LEVEL="INFO")
+    session_id = str(uuid.uuid4())
+    refused = {
+        ("DELETE", f"/api/v1/users/sessions/{session_id}"): "/api/v1/users/sessions/{session_id}",
+        ("POST", "/api/v1/auth/login"): "/api/v1/auth/login",
+        ("PUT", "/api/v1/auth/login"): "/api/v1/auth/login",  # would be a 405
+        ("GET", "/static/vendor/swagger-ui.css"): "/static/vendor/{path}",
+        ("GET", "/api/v1/no-such-route-zqxj"): "<unmatched>",
+    }
+    assert (await harness.client.get("/api/v1/users/profile")).status_code == 401  # the budget
+    before = await scrape(harness.client)
+    capsys.readouterr()
+    for _ in range(2):  # the second time from the remembered answer
+        for method, path in refused:
+            assert (await harness.client.request(method, path)).status_code == 429
+    after = await scrape(harness.client)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"]
+    logged = [(line["method"], line["route"]) for line in lines if line.get("status") == 429]
+    assert logged == [(method, refused[method, path]) for method, path in refused] * 2
+    for (method, _), template in refused.items():
+        labels = {"route": template, "method": method, "status": "429"}
+        assert value(after, REQUESTS, **labels) - value(before, REQUESTS, **labels) == 2
+    assert session_id not in after and "zqxj" not in after

@@ -38,6 +38,33 @@ def test_memory_counter_weights_the_previous_window() -> None:
     assert counter.hit("k", 10, window, start + 3 * window) == (True, 1)
 
 
+def test_a_full_memory_counter_is_swept_once_per_doubling_not_on_every_hit() -> None:
+    window = 60_000
+    now = 1_000 * window
+    counter = MemoryCounter(max_keys=1_000)
+    for i in range(1_000):
+        counter.hit(f"client-{i}", 10, window, now)
+    for _ in range(5):  # known keys never trigger a sweep
+        counter.hit("client-1", 10, window, now)
+    assert counter.sweeps == 0
+    # Every client is live, so a sweep frees nothing: 4,000 more new keys cost
+    # sweeps at 1,000, 2,000 and 4,000 keys, not one per hit.
+    for i in range(1_000, 5_000):
+        counter.hit(f"client-{i}", 10, window, now)
+    assert counter.sweeps == 3 and len(counter) == 5_000
+    # Two windows on, the next sweep (at 8,000 keys) drops all 5,000 old ones.
+    later = now + 2 * window
+    for i in range(3_001):
+        counter.hit(f"late-{i}", 10, window, later)
+    assert counter.sweeps == 4 and len(counter) == 3_001
+    # The next sweep waits for twice the 3,000 keys that survived it.
+    for i in range(3_001, 6_000):
+        counter.hit(f"late-{i}", 10, window, later)
+    assert counter.sweeps == 4
+    counter.hit("late-6000", 10, window, later)
+    assert counter.sweeps == 5
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def limiter_and_timer(
     request: pytest.FixtureRequest,
