@@ -3,11 +3,12 @@
     uv run python bench/request_paths_ab.py [BASE_REF] [NEW_REF]
 
 BASE_REF defaults to `main`, NEW_REF to the working tree. Each version's
-`app/`, `alembic/` and `alembic.ini` are laid out in a temporary directory;
-then rounds alternate between the two, each in a fresh process that drives
-the application in-process (ASGI calls, no sockets, no HTTP client), so the
-numbers are the application's own CPU time per request and the machine's
-load hits both versions alike. Scenarios:
+`app/`, `alembic/` and `alembic.ini` are laid out in a temporary directory and
+served by a worker process of its own, which drives the application
+in-process (ASGI calls: no sockets, no HTTP client) and reports the CPU time
+(`time.process_time`, all its threads) per request. The parent asks the two
+workers in turn, many short batches per scenario, alternating which goes
+first, so load on a shared machine falls on both versions alike. Scenarios:
 
 - `429 (cached path)`: a client over its budget, the same route again and again;
 - `429 (new path each time)`: over budget, a route with a parameter, a new value
@@ -15,8 +16,9 @@ load hits both versions alike. Scenarios:
 - `counted, allowed`: a request within the budget (401 without a token);
 - `/health (exempt)` and `/health/ready`.
 
-Knobs: BENCH_ROUNDS (default 5), BENCH_REQUESTS per scenario and round (2000).
-Prints the median microseconds per request of each version and their ratio.
+Knobs: BENCH_ROUNDS (batches per scenario and version, default 20) and
+BENCH_REQUESTS (requests per batch, default 500). Prints the median CPU
+microseconds per request of each version and their ratio.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "2000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "500"))
 TREE = ("app", "alembic", "alembic.ini")
 
 
@@ -92,17 +94,18 @@ async def _call(app: Any, method: str, path: str, peer: str) -> int:
 async def _measure(
     app: Any, request: Callable[[int], tuple[str, str, str]], expected: int
 ) -> float:
-    for i in range(50):  # warm up
+    for i in range(20):  # warm up (caches, lazily built tables)
         await _call(app, *request(i))
-    start = time.perf_counter()
+    start = time.process_time()
     for i in range(REQUESTS):
         status = await _call(app, *request(i))
         if status != expected:
             raise SystemExit(f"{request(i)} answered {status}, expected {expected}")
-    return (time.perf_counter() - start) / REQUESTS * 1e6
+    return (time.process_time() - start) / REQUESTS * 1e6
 
 
-async def _worker(directory: Path) -> dict[str, float]:
+async def _worker(directory: Path) -> None:
+    """Set up this version's apps, then measure whatever scenario stdin names."""
     sys.path.insert(0, str(directory))
     os.chdir(directory)
     from app.config import Settings
@@ -122,71 +125,95 @@ async def _worker(directory: Path) -> dict[str, float]:
 
     await asyncio.to_thread(upgrade, settings(1))
     limited, open_ = create_app(settings(1)), create_app(settings(10**9))
-    results: dict[str, float] = {}
+    over = "192.0.2.1"  # spends the limited app's budget of one with its first request
+    serial = iter(range(10**12))
+    scenarios: dict[str, tuple[Any, Callable[[int], tuple[str, str, str]], int]] = {
+        "429 (cached path)": (limited, lambda i: ("GET", "/api/v1/users/profile", over), 429),
+        "429 (new path each time)": (
+            limited,
+            lambda i: ("DELETE", f"/api/v1/users/sessions/{uuid.UUID(int=next(serial))}", over),
+            429,
+        ),
+        "counted, allowed": (open_, lambda i: ("GET", "/api/v1/users/profile", "192.0.2.2"), 401),
+        "/health (exempt)": (open_, lambda i: ("GET", "/health", "192.0.2.2"), 200),
+        "/health/ready": (open_, lambda i: ("GET", "/health/ready", "192.0.2.2"), 200),
+    }
     async with limited.router.lifespan_context(limited), open_.router.lifespan_context(open_):
-        await _call(limited, "GET", "/api/v1/users/profile", "192.0.2.1")  # spends the budget
-        results["429 (cached path)"] = await _measure(
-            limited, lambda i: ("GET", "/api/v1/users/profile", "192.0.2.1"), 429
-        )
-        ids = [str(uuid.uuid4()) for _ in range(REQUESTS + 50)]
-        results["429 (new path each time)"] = await _measure(
-            limited, lambda i: ("DELETE", f"/api/v1/users/sessions/{ids[i]}", "192.0.2.1"), 429
-        )
-        results["counted, allowed"] = await _measure(
-            open_, lambda i: ("GET", "/api/v1/users/profile", "192.0.2.2"), 401
-        )
-        results["/health (exempt)"] = await _measure(
-            open_, lambda i: ("GET", "/health", "192.0.2.2"), 200
-        )
-        results["/health/ready"] = await _measure(
-            open_, lambda i: ("GET", "/health/ready", "192.0.2.2"), 200
-        )
-    return results
+        await _call(limited, "GET", "/api/v1/users/profile", over)
+        print(json.dumps(list(scenarios)), flush=True)
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            print(json.dumps(await _measure(*scenarios[line.strip()])), flush=True)
 
 
 # --- parent -------------------------------------------------------------------
 
 
+class Worker:
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, __file__, "--worker", str(directory)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.scenarios: list[str] = json.loads(self._line())
+
+    def _line(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit("a worker stopped; see its error above")
+        return line
+
+    def measure(self, scenario: str) -> float:
+        assert self.process.stdin is not None
+        self.process.stdin.write(scenario + "\n")
+        self.process.stdin.flush()
+        return float(json.loads(self._line()))
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        print(json.dumps(asyncio.run(_worker(Path(sys.argv[2])))))
+        asyncio.run(_worker(Path(sys.argv[2])))
         return
     base_ref = sys.argv[1] if len(sys.argv) > 1 else "main"
     new_ref = sys.argv[2] if len(sys.argv) > 2 else None
     workdir = Path(tempfile.mkdtemp(prefix="bench-ab-"))
-    versions = {
-        base_ref: lay_out(base_ref, workdir / "base"),
-        new_ref or "working tree": lay_out(new_ref, workdir / "new"),
-    }
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in versions}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
-    print(f"{ROUNDS} rounds x {REQUESTS} requests per scenario, versions alternating", flush=True)
-    for round_ in range(ROUNDS):
-        # Alternate which version goes first, so neither always meets the same load.
-        order = list(versions.items())[:: 1 if round_ % 2 == 0 else -1]
-        for name, directory in order:
-            for stale in directory.glob("bench.db*"):
-                stale.unlink()
-            out = subprocess.run(  # noqa: S603
-                [sys.executable, __file__, "--worker", str(directory)],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            for scenario, micros in json.loads(out.strip().splitlines()[-1]).items():
-                samples[name].setdefault(scenario, []).append(micros)
-        print(f"  round {round_ + 1} done", flush=True)
-    base, new = versions
-    print(f"\n{'scenario (µs/request, median)':32} {base:>14} {new:>14} {'new/base':>9}")
-    for scenario in samples[new]:
+    names = (base_ref, new_ref or "working tree")
+    workers = {
+        names[0]: Worker(lay_out(base_ref, workdir / "base"), env),
+        names[1]: Worker(lay_out(new_ref, workdir / "new"), env),
+    }
+    scenarios = workers[names[1]].scenarios
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {s: [] for s in scenarios} for name in names
+    }
+    print(
+        f"{ROUNDS} batches x {REQUESTS} requests per scenario and version, alternating",
+        flush=True,
+    )
+    try:
+        for round_ in range(ROUNDS):
+            order = names if round_ % 2 == 0 else names[::-1]
+            for scenario in scenarios:
+                for name in order:
+                    samples[name][scenario].append(workers[name].measure(scenario))
+    finally:
+        for worker in workers.values():
+            worker.close()
+    base, new = names
+    print(f"\n{'scenario (CPU µs/request, median)':36} {base:>13} {new:>13} {'new/base':>9}")
+    for scenario in scenarios:
+        before = statistics.median(samples[base][scenario])
         after = statistics.median(samples[new][scenario])
-        before_samples = samples[base].get(scenario)
-        if before_samples is None:
-            print(f"{scenario:32} {'-':>14} {after:14.1f}")
-            continue
-        before = statistics.median(before_samples)
-        print(f"{scenario:32} {before:14.1f} {after:14.1f} {after / before:9.2f}")
+        print(f"{scenario:36} {before:13.1f} {after:13.1f} {after / before:9.2f}")
 
 
 if __name__ == "__main__":
