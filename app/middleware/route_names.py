@@ -18,8 +18,9 @@ from app.middleware.request_id import UNMATCHED
 CACHE_SIZE = 1024
 CACHED_PATH_LENGTH = 256  # longer paths are matched every time rather than kept
 
-# (literal prefix, the route's own path regex, its methods or None for any, template)
-Entry = tuple[str, re.Pattern[str], Collection[str] | None, str]
+# (position in the route table, literal prefix, the route's own path regex,
+# its methods or None for any, template)
+Entry = tuple[int, str, re.Pattern[str], Collection[str] | None, str]
 
 
 def _route_path(scope: Scope) -> str:
@@ -31,24 +32,26 @@ def _route_path(scope: Scope) -> str:
     return path
 
 
-def _entry(route: BaseRoute) -> Entry | None:
+def _entry(position: int, route: BaseRoute) -> Entry | None:
     path = getattr(route, "path", None)
     regex = getattr(route, "path_regex", None)
     if not isinstance(path, str) or not isinstance(regex, re.Pattern):
         return None
     # Under a mount the rest of the path is the client's: name only the prefix.
     template = f"{path}/{{path}}" if isinstance(route, Mount) else path
-    return path.split("{", 1)[0], regex, getattr(route, "methods", None), template
+    return position, path.split("{", 1)[0], regex, getattr(route, "methods", None), template
 
 
 class RouteNames:
-    """Matches a request's path against the application's route table, as the router
-    would, at a fraction of its cost (a prefix test before each regex), and remembers
-    recent paths: refusals repeat, so most lookups are one dict hit."""
+    """Matches a request's path against the application's route table as the router
+    would, but cheaply: a dict lookup for paths without parameters, a prefix test
+    before each regex for the others. Recent paths are remembered: refusals repeat,
+    so most lookups are one dict hit."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], str] = {}
-        self._table: list[Entry] = []
+        self._static: dict[str, list[Entry]] = {}
+        self._dynamic: list[Entry] = []
         self._routes_seen = -1
 
     def template(self, scope: Scope) -> str:
@@ -57,8 +60,7 @@ class RouteNames:
         if name is None:
             routes: Sequence[BaseRoute] = scope["app"].router.routes
             if len(routes) != self._routes_seen:  # built once; again if routes were added
-                self._table = [e for e in map(_entry, routes) if e is not None]
-                self._routes_seen = len(routes)
+                self._index(routes)
             name = self._match(scope["method"], _route_path(scope))
             if len(key[1]) <= CACHED_PATH_LENGTH:
                 if len(self._cache) >= CACHE_SIZE:
@@ -66,12 +68,29 @@ class RouteNames:
                 self._cache[key] = name
         return name
 
+    def _index(self, routes: Sequence[BaseRoute]) -> None:
+        self._static, self._dynamic = {}, []
+        for position, route in enumerate(routes):
+            entry = _entry(position, route)
+            if entry is None:
+                continue
+            if entry[1] == entry[4]:  # no parameter: the template is the path itself
+                self._static.setdefault(entry[4], []).append(entry)
+            else:
+                self._dynamic.append(entry)
+        self._routes_seen = len(routes)
+
     def _match(self, method: str, path: str) -> str:
-        partial: str | None = None
-        for prefix, regex, methods, template in self._table:
-            if path.startswith(prefix) and regex.match(path):
-                if methods is None or method in methods:
-                    return template
-                if partial is None:  # the path matches, the method not: routing answers 405
-                    partial = template
-        return UNMATCHED if partial is None else partial
+        # The router takes the first route in table order whose path and method match;
+        # failing that, the first whose path matches (it answers 405).
+        candidates = [e for e in self._static.get(path, ()) if e[2].match(path)]
+        candidates += [
+            e for e in self._dynamic if path.startswith(e[1]) and e[2].match(path) is not None
+        ]
+        if not candidates:
+            return UNMATCHED
+        candidates.sort()
+        for _, _, _, methods, template in candidates:
+            if methods is None or method in methods:
+                return template
+        return candidates[0][4]
