@@ -82,15 +82,23 @@ class RouteNames:
 
     def _match(self, method: str, path: str) -> str:
         # The router takes the first route in table order whose path and method match;
-        # failing that, the first whose path matches (it answers 405).
-        candidates = [e for e in self._static.get(path, ()) if e[2].match(path)]
-        candidates += [
-            e for e in self._dynamic if path.startswith(e[1]) and e[2].match(path) is not None
-        ]
-        if not candidates:
-            return UNMATCHED
-        candidates.sort()
-        for _, _, _, methods, template in candidates:
+        # failing that, the first whose path matches (and answers 405).
+        full: tuple[int, str] | None = None
+        partial: tuple[int, str] | None = None
+        for position, _, _, methods, template in self._static.get(path, ()):
             if methods is None or method in methods:
-                return template
-        return candidates[0][4]
+                full = (position, template) if full is None else full
+            elif partial is None:
+                partial = (position, template)
+        for position, prefix, regex, methods, template in self._dynamic:  # in table order
+            if full is not None and position > full[0]:
+                break
+            if path.startswith(prefix) and regex.match(path) is not None:
+                if methods is None or method in methods:
+                    full = (position, template)
+                    break
+                if partial is None or position < partial[0]:
+                    partial = (position, template)
+        if full is not None:
+            return full[1]
+        return UNMATCHED if partial is None else partial[1]
