@@ -45,6 +45,7 @@ from app.services.context import ServiceContext
 from app.services.health import database_schema
 
 log = structlog.get_logger(__name__)
+STARTUP_PROBE_TIMEOUT_SECONDS = 10.0
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -136,7 +137,8 @@ def create_app(
 
 async def _start(ctx: ServiceContext) -> None:
     settings = ctx.settings
-    schema = await database_schema(ctx)
+    # More patience than a probe's: a slow first connection must not fail the start.
+    schema = await database_schema(ctx, within=STARTUP_PROBE_TIMEOUT_SECONDS)
     if schema is None:
         raise RuntimeError(
             "database unreachable: check DATABASE_URL "

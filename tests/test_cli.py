@@ -272,7 +272,15 @@ def test_serve_with_workers_names_its_address_and_exits_0_on_sigterm(
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(log_path.read_text())
                 time.sleep(0.1)
-            assert httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
+            while True:  # a worker listens a moment after its start-up completes
+                try:
+                    ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            assert ready.status_code == 200
         finally:
             server.send_signal(signal.SIGTERM)
             code = server.wait(timeout=60)

@@ -41,15 +41,13 @@ async def database_latency(ctx: ServiceContext) -> float | None:
     return round((time.perf_counter() - start) * 1000, 3)
 
 
-async def database_ok(ctx: ServiceContext) -> bool:
-    """True when the database answers `SELECT 1` within the probe timeout."""
-    return await database_latency(ctx) is not None
-
-
-async def database_schema(ctx: ServiceContext) -> SchemaState | None:
-    """The schema's revision against this code's, or None when the database does not answer."""
+async def database_schema(
+    ctx: ServiceContext, *, within: float = PROBE_TIMEOUT_SECONDS
+) -> SchemaState | None:
+    """The schema's revision against this code's, or None when the database does not answer
+    within `within` seconds."""
     try:
-        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+        async with asyncio.timeout(within):
             async with ctx.sessionmaker() as db:
                 connection = await db.connection()
                 return await connection.run_sync(schema_state)
