@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import SecretStr
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from app import __version__
@@ -112,7 +114,16 @@ def create_app(
             yield
         log.info("shutdown_complete")
 
-    app = AuthAPI(
+    app = _new_app(lifespan)
+    app.state.settings = settings
+    register_exception_handlers(app)
+    app.router.routes.extend(_route_table())
+    install_docs(app)
+    return app
+
+
+def _new_app(lifespan: Any) -> FastAPI:
+    return AuthAPI(
         title="Auth backend",
         version=__version__,
         summary="Accounts, sessions and tokens for single-page apps.",
@@ -126,13 +137,24 @@ def create_app(
         # cost a provider lookup on every request for nothing.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.settings = settings
-    register_exception_handlers(app)
-    include_flat(app, health.router)
-    include_api(app)
-    include_flat(app, metrics_endpoint.router)
-    install_docs(app)
-    return app
+
+
+@functools.cache
+def _route_table() -> tuple[BaseRoute, ...]:
+    """The health, API and metrics routes, built once per process.
+
+    Building them (FastAPI derives a validator for every parameter and model)
+    is most of what an application costs to construct. They depend on no
+    setting and hold no state of their own, so every application a process
+    builds (a test run builds hundreds) shares one table. The routes belong
+    to a template application: `app.dependency_overrides` does not reach them.
+    """
+    template = _new_app(lifespan=None)
+    before = len(template.router.routes)
+    include_flat(template, health.router)
+    include_api(template)
+    include_flat(template, metrics_endpoint.router)
+    return tuple(template.router.routes[before:])
 
 
 async def _start(ctx: ServiceContext) -> None:

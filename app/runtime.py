@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,6 +35,13 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 OUTBOUND_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, loaded once per process (reading the CA
+    bundle takes tens of milliseconds; a context is safe to share)."""
+    return httpx.create_ssl_context()
+
+
 @asynccontextmanager
 async def open_context(
     settings: Settings,
@@ -56,7 +65,10 @@ async def open_context(
     # Deletes made while Redis was away never reached it: drop what it may still hold.
     redis_health.on_recover.append(principals.drop_shared)
     http = httpx.AsyncClient(
-        timeout=OUTBOUND_TIMEOUT, follow_redirects=False, transport=http_transport
+        timeout=OUTBOUND_TIMEOUT,
+        follow_redirects=False,
+        transport=http_transport,
+        verify=_tls_context(),
     )
     ctx = ServiceContext(
         settings=settings,

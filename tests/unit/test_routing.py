@@ -33,3 +33,19 @@ def test_flat_include_leaves_no_nested_router_to_walk() -> None:
     assert api_routes
     assert all(isinstance(route, APIRoute) for route in api_routes)
     assert len(api_routes) == sum(len(router.routes) for router in ROUTERS)
+
+
+def test_applications_of_one_process_share_one_route_table() -> None:
+    """Routes are built once per process; every app gets the whole table and the same document."""
+    from app.main import create_app
+    from tests.conftest import base_settings
+
+    first = create_app(base_settings("sqlite+aiosqlite://"))
+    second = create_app(base_settings("sqlite+aiosqlite://"))
+    api = [route for route in first.router.routes if isinstance(route, APIRoute)]
+    assert len(api) == len([r for r in second.router.routes if isinstance(r, APIRoute)])
+    assert {route.path for route in api} >= {"/health", "/metrics", f"{PREFIX}/auth/login"}
+    assert first.openapi() == second.openapi()
+    # Each app owns its list: adding a route to one leaves the other alone.
+    first.router.add_api_route("/only-here", lambda: None)
+    assert all(getattr(route, "path", "") != "/only-here" for route in second.router.routes)
