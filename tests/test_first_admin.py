@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from app.database.migrations import upgrade
+from app.database.migrations import upgrade_async
 from app.main import create_app
 from app.models import Role, User
 from tests.conftest import base_settings
@@ -20,7 +20,7 @@ from tests.support.mail import Mailbox
 async def test_workers_starting_together_create_one_admin_without_an_error(
     scratch_database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    await asyncio.to_thread(upgrade, base_settings(scratch_database_url))
+    await upgrade_async(base_settings(scratch_database_url))
     apps = [
         create_app(
             base_settings(

@@ -59,13 +59,28 @@ async def _migrate(settings: Settings, action: str, revision: str) -> None:
         await engine.dispose()
 
 
+async def upgrade_async(settings: Settings, revision: str = "head") -> None:
+    """Bring the schema to `revision`, from inside a running event loop."""
+    await _migrate(settings, "upgrade", revision)
+
+
+async def downgrade_async(settings: Settings, revision: str) -> None:
+    await _migrate(settings, "downgrade", revision)
+
+
 def upgrade(settings: Settings, revision: str = "head") -> None:
-    """Bring the schema to `revision` (blocking; call outside any event loop)."""
-    asyncio.run(_migrate(settings, "upgrade", revision))
+    """Bring the schema to `revision` (blocking; call outside any event loop).
+
+    Code already in an event loop awaits `upgrade_async` instead: running this
+    in a worker thread leaves that thread with greenlets (SQLAlchemy's async
+    bridge) whose teardown, when the thread ends, can spin forever under a
+    greenlet-aware tracer such as coverage's.
+    """
+    asyncio.run(upgrade_async(settings, revision))
 
 
 def downgrade(settings: Settings, revision: str) -> None:
-    asyncio.run(_migrate(settings, "downgrade", revision))
+    asyncio.run(downgrade_async(settings, revision))
 
 
 @dataclass(frozen=True, slots=True)

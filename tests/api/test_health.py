@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import __version__
 from app.database.connection import create_engine
-from app.database.migrations import downgrade, upgrade
+from app.database.migrations import downgrade_async, upgrade_async
 from app.main import create_app
 from tests.conftest import Harness, base_settings, make_client
 from tests.support.clock import FakeClock
@@ -65,7 +65,7 @@ async def test_ready_asks_the_database_at_most_once_a_second(harness: Harness) -
 
 async def test_ready_answers_503_while_the_schema_is_behind(scratch_database_url: str) -> None:
     settings = base_settings(scratch_database_url)
-    await asyncio.to_thread(upgrade, settings)
+    await upgrade_async(settings)
     clock = FakeClock()
     app = create_app(settings, clock=clock, email_sender=Mailbox())
     async with AsyncExitStack() as stack:
@@ -74,12 +74,12 @@ async def test_ready_answers_503_while_the_schema_is_behind(scratch_database_url
         assert (await client.get("/health/ready")).status_code == 200
         # A rollback of the schema under a running service (or a release deployed
         # before its migration ran) makes it unready within a second.
-        await asyncio.to_thread(downgrade, settings, "base")
+        await downgrade_async(settings, "base")
         clock.advance(seconds=1)
         behind = await client.get("/health/ready")
         assert behind.status_code == 503
         assert behind.json() == {"status": "down", "database": "ok", "migrations": "behind"}
-        await asyncio.to_thread(upgrade, settings)
+        await upgrade_async(settings)
         clock.advance(seconds=1)
         assert (await client.get("/health/ready")).json()["migrations"] == "current"
 
@@ -108,7 +108,7 @@ async def test_a_schema_migrated_by_a_newer_release_still_serves(
 ) -> None:
     """A rolling deploy migrates before the last old instance stops: those keep serving."""
     settings = base_settings(scratch_database_url, LOG_LEVEL="INFO")
-    await asyncio.to_thread(upgrade, settings)
+    await upgrade_async(settings)
     engine = create_engine(settings)
     async with engine.begin() as connection:
         await connection.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
