@@ -337,6 +337,16 @@ class Settings(BaseSettings):
     def refresh_token_ttl(self) -> timedelta:
         return timedelta(minutes=self.REFRESH_TOKEN_EXPIRE_MINUTES)
 
+    @property
+    def refresh_cookie_enabled(self) -> bool:
+        """`cookie` or `both`: token-pair answers also set the refresh cookie (§7.6)."""
+        return self.REFRESH_TOKEN_TRANSPORT in ("cookie", "both")
+
+    @property
+    def refresh_token_in_body(self) -> bool:
+        """`body` or `both`: the JSON `TokenPair` carries the refresh token."""
+        return self.REFRESH_TOKEN_TRANSPORT in ("body", "both")
+
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(item, strict=False) for item in self.TRUSTED_PROXIES)

@@ -110,6 +110,20 @@ class BearerPrincipal(SecurityBase):
 CurrentPrincipal = Annotated[Principal, Depends(BearerPrincipal())]
 
 
+class OptionalBearerPrincipal(BearerPrincipal):
+    """The caller named by a bearer access token, or None when there is no valid one."""
+
+    async def __call__(self, request: Request) -> Principal | None:  # type: ignore[override]
+        try:
+            return await super().__call__(request)
+        except NotAuthenticated:
+            return None
+
+
+# The same security scheme in OpenAPI: the route decides what no token means.
+OptionalPrincipal = Annotated[Principal | None, Depends(OptionalBearerPrincipal())]
+
+
 async def require_admin(
     principal: CurrentPrincipal, db: SessionDep, ctx: ContextDep, client: ClientDep
 ) -> Principal:

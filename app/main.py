@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from app import __version__
 from app.api.docs import install_docs
+from app.api.refresh_cookie import CookiePolicy
 from app.api.routing import include_flat
 from app.api.v1.endpoints import health
 from app.api.v1.endpoints import metrics as metrics_endpoint
@@ -75,6 +76,7 @@ class AuthAPI(FastAPI):
             allow_methods=ALLOWED_METHODS,
             allow_headers=ALLOWED_HEADERS,
             expose_headers=EXPOSED_HEADERS,
+            credentials=settings.refresh_cookie_enabled,
         )
         app = RequestIdMiddleware(app, trusted_proxies=proxies)
         return SecurityHeadersMiddleware(app, trusted_proxies=proxies)
@@ -116,6 +118,7 @@ def create_app(
 
     app = _new_app(lifespan)
     app.state.settings = settings
+    app.state.refresh_cookie = CookiePolicy.of(settings)
     register_exception_handlers(app)
     app.router.routes.extend(_route_table())
     install_docs(app)

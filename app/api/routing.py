@@ -8,12 +8,15 @@ from email.message import Message
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.exceptions import RequestValidationError
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.api import refresh_cookie
 from app.errors import AppError, UnsupportedMediaType
 
 
@@ -37,16 +40,31 @@ class AppRoute(APIRoute):
     """An APIRoute that answers 415 when a JSON-body route gets another media type.
 
     Its OpenAPI summary is the first line of the handler's docstring, not a
-    title made from the function name.
+    title made from the function name. A route that answers a `TokenPair`, or
+    reads the refresh cookie, goes through `app/api/refresh_cookie.py`, the one
+    place that sets and clears that cookie.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        model = kwargs.get("response_model")
+        if model is None or isinstance(model, DefaultPlaceholder):
+            model = get_typed_return_annotation(endpoint)
+        if refresh_cookie.issues_token_pair(model):
+            endpoint = refresh_cookie.wrap_endpoint(endpoint)
         super().__init__(path, endpoint, **kwargs)
         if self.summary is None and endpoint.__doc__:
             self.summary = summary_of(endpoint.__doc__)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+        handler = self._json_only(super().get_route_handler())
+        spends_cookie = refresh_cookie.reads_cookie(self.dependant)
+        if spends_cookie or refresh_cookie.issues_token_pair(self.response_model):
+            return refresh_cookie.wrap_handler(handler, spends_cookie=spends_cookie)
+        return handler
+
+    def _json_only(
+        self, handler: Callable[[Request], Coroutine[Any, Any, Response]]
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         body_field = self.body_field
         expects_json = body_field is not None and not _is_form(self)
         if not expects_json:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import ErrorCode, error_body
 
@@ -21,6 +24,35 @@ EXPOSED_HEADERS = (
 
 
 class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with JSON refusals and credentials for named origins only.
+
+    With `credentials` (the refresh cookie's modes), answers to an origin named
+    in the list carry `Access-Control-Allow-Credentials: true`; Starlette's own
+    flag would add it to every origin's answers and, with `*`, echo any origin.
+    A list holding `*` never gets credentials.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allow_origins: Sequence[str] = (),
+        credentials: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, allow_origins=allow_origins, **kwargs)
+        named = credentials and "*" not in allow_origins
+        self.credential_origins = frozenset(allow_origins if named else ())
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        if (
+            message["type"] == "http.response.start"
+            and self.credential_origins
+            and request_headers.get("origin") in self.credential_origins
+        ):
+            MutableHeaders(scope=message).append("Access-Control-Allow-Credentials", "true")
+        await super().send(message, send, request_headers)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Without an Origin header there is nothing for CORS to do (same-origin,
         # server-to-server, probes): skip the header parsing and the send wrapper.
@@ -32,6 +64,8 @@ class JSONCORSMiddleware(CORSMiddleware):
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)
         if response.status_code != 400:
+            if request_headers.get("origin") in self.credential_origins:
+                response.headers["Access-Control-Allow-Credentials"] = "true"
             return response
         headers = {
             key: value

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from app.schemas.common import (
     Email,
@@ -42,15 +43,32 @@ class TokenPair(BaseModel):
     access_token: str = Field(
         description="JWT for `Authorization: Bearer`", examples=[ACCESS_EXAMPLE]
     )
-    refresh_token: str = Field(
-        description="Opaque, single use: trade it at /auth/refresh", examples=[REFRESH_EXAMPLE]
+    refresh_token: str | None = Field(
+        description="Opaque, single use: trade it at /auth/refresh. Null when the service "
+        "sends it only in the HttpOnly cookie (`REFRESH_TOKEN_TRANSPORT=cookie`)",
+        examples=[REFRESH_EXAMPLE],
     )
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the access token expires", examples=[1800])
+    # The end of the session's absolute lifetime: the refresh cookie's Max-Age.
+    _session_expires_at: datetime | None = PrivateAttr(default=None)
+
+    @property
+    def session_expires_at(self) -> datetime | None:
+        return self._session_expires_at
+
+    def for_session(self, expires_at: datetime) -> TokenPair:
+        self._session_expires_at = expires_at
+        return self
 
 
 class RefreshIn(InputModel):
-    refresh_token: OpaqueToken = Field(examples=[REFRESH_EXAMPLE])
+    refresh_token: OpaqueToken | None = Field(
+        default=None,
+        description="Omitted (or the body left out) when the service sends the token in "
+        "its HttpOnly cookie",
+        examples=[REFRESH_EXAMPLE],
+    )
 
 
 class LogoutIn(InputModel):

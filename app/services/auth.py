@@ -14,6 +14,7 @@ from app.errors import (
     EmailNotVerified,
     EmailTaken,
     InvalidCredentials,
+    InvalidRefreshToken,
     InvalidToken,
     WeakPassword,
 )
@@ -216,6 +217,26 @@ class AuthService:
             actor_id=user_id,
             client=client,
             details={"session_ids": [str(sid) for sid in revoked]},
+        )
+        await self.db.commit()
+
+    async def logout_with_refresh_token(self, refresh_token: str, *, client: ClientInfo) -> None:
+        """Revoke the session a current refresh token names, with no access token.
+
+        For a browser tab that holds only the refresh cookie (SPEC §7.6).
+        """
+        session = await self.sessions.live_session_of_refresh_token(refresh_token)
+        if session is None:
+            raise InvalidRefreshToken()
+        await self.sessions.revoke(session.id, reason="logout")
+        audit.record(
+            self.db,
+            self.ctx.clock,
+            AuditEvent.LOGOUT,
+            user_id=session.user_id,
+            actor_id=session.user_id,
+            client=client,
+            details={"session_ids": [str(session.id)]},
         )
         await self.db.commit()
 

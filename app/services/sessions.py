@@ -69,7 +69,7 @@ class SessionService:
             access_token=access,
             refresh_token=raw,
             expires_in=self.ctx.access_tokens.ttl_seconds,
-        )
+        ).for_session(session.expires_at)
 
     async def rotate(self, raw: str, client: ClientInfo) -> TokenPair:
         """Trade a refresh token for a new pair. A second use revokes the whole session."""
@@ -147,6 +147,17 @@ class SessionService:
         )
         await self._tombstone(revoked)
         return revoked
+
+    async def live_session_of_refresh_token(self, raw: str) -> UserSession | None:
+        """The live session a current (unused, unexpired) refresh token belongs to."""
+        now = self.ctx.clock.now()
+        token = await self.refresh_tokens.get_by_hash(hash_token(raw))
+        if token is None or token.used_at is not None or token.expires_at <= now:
+            return None
+        session = await self.sessions.get(token.session_id)
+        if session is None or session.revoked_at is not None or session.expires_at <= now:
+            return None
+        return session
 
     async def session_of_refresh_token(self, raw: str) -> UserSession | None:
         token = await self.refresh_tokens.get_by_hash(hash_token(raw))

@@ -9,9 +9,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import ValidationError
 
+from app.api.refresh_cookie import RefreshCookieDep
 from app.api.responses import AUTHENTICATED, JSON_BODY, errors
 from app.api.routing import AppRoute
-from app.dependencies import CAPTCHA, ClientDep, ContextDep, CurrentPrincipal, SessionDep
+from app.dependencies import (
+    CAPTCHA,
+    ClientDep,
+    ContextDep,
+    CurrentPrincipal,
+    OptionalPrincipal,
+    SessionDep,
+)
+from app.errors import Forbidden, InvalidRefreshToken, NotAuthenticated
 from app.schemas.auth import (
     AcceptedOut,
     EmailIn,
@@ -90,28 +99,48 @@ async def token(
     )
 
 
-@router.post("/refresh", responses=errors(401, *JSON_BODY))
-async def refresh(body: RefreshIn, db: SessionDep, ctx: ContextDep, client: ClientDep) -> TokenPair:
-    """Trade a refresh token for a new pair; the old refresh token dies."""
-    return await AuthService(db, ctx).sessions.rotate(body.refresh_token, client)
+# The cookie is read only from an allowed Origin: else 403 `forbidden`.
+COOKIE_ORIGIN = Forbidden("The refresh cookie is accepted only from an allowed origin")
+
+
+@router.post("/refresh", responses=errors(401, 403, *JSON_BODY, examples=[COOKIE_ORIGIN]))
+async def refresh(
+    cookie: RefreshCookieDep,
+    db: SessionDep,
+    ctx: ContextDep,
+    client: ClientDep,
+    body: RefreshIn | None = None,
+) -> TokenPair:
+    """Trade a refresh token (body, else cookie) for a new pair; the old one dies."""
+    token = (body.refresh_token if body else None) or cookie.token()
+    if token is None:
+        raise InvalidRefreshToken()
+    return await AuthService(db, ctx).sessions.rotate(token, client)
 
 
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=errors(*AUTHENTICATED, 413, 415),
+    responses=errors(*AUTHENTICATED, 403, 413, 415, examples=[COOKIE_ORIGIN]),
 )
 async def logout(
-    principal: CurrentPrincipal,
+    principal: OptionalPrincipal,
+    cookie: RefreshCookieDep,
     db: SessionDep,
     ctx: ContextDep,
     client: ClientDep,
     body: LogoutIn | None = None,
 ) -> None:
     """Revoke the current session; its access token stops working at once."""
-    refresh_token = body.refresh_token if body else None
-    await AuthService(db, ctx).logout(principal, refresh_token=refresh_token, client=client)
+    token = (body.refresh_token if body else None) or cookie.token()
+    service = AuthService(db, ctx)
+    if principal is not None:
+        await service.logout(principal, refresh_token=token, client=client)
+    elif token is not None and cookie.enabled:  # cookie modes: no Bearer needed
+        await service.logout_with_refresh_token(token, client=client)
+    else:
+        raise NotAuthenticated()
 
 
 @router.post(
