@@ -1,7 +1,9 @@
-// How an SPA uses the generated types (scripts/check-openapi-client.sh compiles
-// this against the live OpenAPI document with `tsc --strict`; it never runs).
+// How an SPA uses the generated types directly, without createAuthClient:
+// `npm run typecheck` compiles this under `tsc --strict` against src/schema.ts
+// (generated from the service's OpenAPI document); it never runs. Catches
+// untyped bodies, missing error schemas and a role that is not an enum.
 import createClient from "openapi-fetch";
-import type { components, paths } from "./schema.js";
+import type { components, paths } from "../../src/schema.js";
 
 type Role = components["schemas"]["Role"];
 type ErrorOut = components["schemas"]["ErrorOut"];
@@ -22,7 +24,12 @@ export async function signIn(email: string, password: string): Promise<string> {
     }
     throw new Error(code);
   }
-  const pair: { access_token: string; token_type: "bearer"; expires_in: number } = data;
+  const pair: {
+    access_token: string;
+    refresh_token: string | null;
+    token_type: "bearer";
+    expires_in: number;
+  } = data;
   return pair.access_token;
 }
 
