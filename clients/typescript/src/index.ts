@@ -164,10 +164,14 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     return { status: "signed_in" };
   }
 
+  // Calls that set the cookie wait for any refresh to finish (and hold others off),
+  // so a refresh that began without a cookie cannot sign this new session out.
+  const setsCookie: typeof call = (path, init) => session.exclusive(() => call(path, init));
+
   return {
     api,
     async login({ email, password }) {
-      const { response, body } = await call(`${AUTH}/login`, { body: { email, password } });
+      const { response, body } = await setsCookie(`${AUTH}/login`, { body: { email, password } });
       if (response.ok) return signedIn(body);
       const error = (body ?? {}) as { code?: string; mfa_token?: string; methods?: string[] };
       if (response.status === 403 && error.code === "mfa_required" && error.mfa_token) {
@@ -176,7 +180,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
       throw failure(response, body);
     },
     async verifyMfa({ mfaToken, code }) {
-      const { response, body } = await call(`${AUTH}/mfa/verify`, {
+      const { response, body } = await setsCookie(`${AUTH}/mfa/verify`, {
         body: { mfa_token: mfaToken, code },
       });
       if (!response.ok) throw failure(response, body);
@@ -198,7 +202,7 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     accessToken: () => session.accessToken(),
     onChange: (listener) => session.onChange(listener),
     passkeys: passkeyHelpers({
-      call,
+      call: setsCookie,
       failure,
       signedIn,
       token: async () => (session.stale() ? session.refresh() : session.accessToken()),
