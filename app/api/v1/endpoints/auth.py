@@ -114,8 +114,18 @@ async def refresh(
     """Trade a refresh token (body, else cookie) for a new pair; the old one dies."""
     token = (body.refresh_token if body else None) or cookie.token()
     if token is None:
+        if not cookie.enabled:  # body mode: §4's body, where the token is required
+            raise _missing_refresh_token(body)
         raise InvalidRefreshToken()
     return await AuthService(db, ctx).sessions.rotate(token, client)
+
+
+def _missing_refresh_token(body: RefreshIn | None) -> RequestValidationError:
+    """The 422 FastAPI gives a required field that is absent (or a missing body)."""
+    loc: tuple[str, ...] = ("body", "refresh_token") if body else ("body",)
+    return RequestValidationError(
+        [{"type": "missing", "loc": loc, "msg": "Field required", "input": {} if body else None}]
+    )
 
 
 @router.post(
