@@ -9,10 +9,10 @@ from app.schemas.common import (
     Email,
     InputModel,
     LanguageTag,
+    NameStr,
     NewPassword,
     OpaqueToken,
     Password,
-    SafeStr,
 )
 
 EMAIL_EXAMPLE = "ada@example.com"
@@ -25,7 +25,7 @@ ACCESS_EXAMPLE = "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIuLi4ifQ.c2
 class RegisterIn(InputModel):
     email: Email = Field(examples=[EMAIL_EXAMPLE])
     password: NewPassword = Field(examples=[PASSWORD_EXAMPLE])
-    full_name: SafeStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
+    full_name: NameStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
     locale: LanguageTag | None = Field(
         default=None,
         description="Language of the account's emails; without it, the request's "

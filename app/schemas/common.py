@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
@@ -40,6 +41,39 @@ def normalise_email(value: object) -> str:
 
 SafeStr = Annotated[str, AfterValidator(_reject_control)]
 """A string with no control characters or lone surrogates."""
+
+# Line and paragraph separators break a name onto lines of its own in a mail or
+# a log; bidirectional embeddings, overrides and isolates make text read in an
+# order other than stored ("gpj.exe" shown as "exe.jpg"). Neither belongs in a name.
+NAME_FORBIDDEN_CHARS = frozenset(
+    "\u2028\u2029"  # line, paragraph separator
+    "\u202a\u202b\u202c\u202d\u202e"  # LRE RLE PDF LRO RLO
+    "\u2066\u2067\u2068\u2069"  # LRI RLI FSI PDI
+)
+
+
+def _reject_name_controls(value: str) -> str:
+    _reject_control(value)
+    if not NAME_FORBIDDEN_CHARS.isdisjoint(value):
+        raise ValueError("must not contain line separators or bidirectional controls")
+    return value
+
+
+NameStr = Annotated[str, AfterValidator(_reject_name_controls)]
+"""A person's name: a SafeStr without line separators or bidirectional controls."""
+
+
+def _utc_instant(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)  # ISO 8601 without an offset is read as UTC
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("date out of range (years 1-9999 in UTC)") from None
+
+
+FilterDatetime = Annotated[datetime, AfterValidator(_utc_instant)]
+"""A date in a query filter, as a UTC instant; one outside years 1-9999 in UTC is a 422."""
 
 Email = Annotated[
     str,

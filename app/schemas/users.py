@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from app.models import Role
-from app.schemas.common import InputModel, LanguageTag, NewPassword, Password, SafeStr
+from app.schemas.common import InputModel, LanguageTag, NameStr, NewPassword, Password
 
 
 class UserOut(BaseModel):
@@ -27,7 +27,7 @@ class UserOut(BaseModel):
 class ProfileUpdateIn(InputModel):
     """Only what a user may change about themselves."""
 
-    full_name: SafeStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
+    full_name: NameStr | None = Field(default=None, max_length=200, examples=["Ada Lovelace"])
     locale: LanguageTag | None = Field(
         default=None,
         description="Language of emails (BCP 47); null forgets the choice",

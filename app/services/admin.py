@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -130,8 +130,6 @@ class AdminService:
         page: int,
         size: int,
     ) -> AuditPage:
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)  # ISO 8601 without an offset is read as UTC
         rows, total = await AuditRepository(self.db).search(
             user_id=user_id, event=event, since=since, offset=(page - 1) * size, limit=size
         )

@@ -12,10 +12,11 @@ from app.errors import RateLimited
 from app.services.context import ServiceContext
 
 
-async def check_account_limit(ctx: ServiceContext, action: str, email: str) -> None:
-    """Count one `action` for `email`; raise RateLimited over AUTH_RATE_LIMIT_PER_MINUTE."""
+async def check_account_limit(ctx: ServiceContext, action: str, account: str) -> None:
+    """Count one `action` for `account` (a normalised email, or a user id once the
+    caller is signed in); raise RateLimited over AUTH_RATE_LIMIT_PER_MINUTE."""
     limit = Limit(f"{action}-account", ctx.settings.AUTH_RATE_LIMIT_PER_MINUTE)
-    key = keyed_hash(ctx.settings.secret_key, f"{action}:{email}")
+    key = keyed_hash(ctx.settings.secret_key, f"{action}:{account}")
     decision = await ctx.limiter.hit(limit, key)
     if not decision.allowed:
         raise RateLimited()

@@ -11,6 +11,7 @@ from app.repositories.users import UserRepository
 from app.services import audit, tokens
 from app.services.auth import check_new_password, check_password
 from app.services.context import ClientInfo, ServiceContext
+from app.services.limits import check_account_limit
 from app.services.lockout import Lockout
 from app.services.principals import Principal
 from app.services.sessions import SessionService
@@ -71,18 +72,24 @@ class PasswordService:
         new_password: str,
         client: ClientInfo,
     ) -> None:
-        """Change the caller's password and sign out their other sessions."""
+        """Change the caller's password, sign out their other sessions and void
+        outstanding reset links (one mailed before the change would undo it)."""
         user = await self.users.get(principal.user.id)
         if user is None:
             raise InvalidToken()
         if user.hashed_password is None:
             raise NoPassword()
+        # A stolen access token must not become a password oracle: one budget per
+        # account, whichever addresses the guesses come from (as login's).
+        await check_account_limit(self.ctx, "change-password", str(user.id))
         if not await self.ctx.hasher.verify(current_password, user.hashed_password):
             raise WrongPassword()
         await check_new_password(self.ctx, new_password, email=user.email)
+        now = self.ctx.clock.now()
         user.hashed_password = await self.ctx.hasher.hash(new_password)
-        user.updated_at = self.ctx.clock.now()
+        user.updated_at = now
         self.db.add(user)
+        await OneTimeTokenRepository(self.db).void_all(user.id, TokenPurpose.PASSWORD_RESET, now)
         revoked = await self.sessions.revoke_all(
             user.id, reason="password_changed", keep=principal.session_id
         )

@@ -59,6 +59,8 @@ def test_github_email_list_must_be_a_list(emails: Any) -> None:
         ("Ada Lovelace", "Ada Lovelace"),
         ("  Ada\r\nLovelace\x00 ", "AdaLovelace"),
         ("x" * 500, "x" * 200),
+        # Separators and bidirectional controls go too (SPEC §6 "Hardening").
+        ("Ada\u2028Love\u202elace\u2066\u2069", "AdaLovelace"),
         ("", None),
         ("\x07", None),
         (None, None),

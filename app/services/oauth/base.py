@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import httpx
 
 from app.core.clock import Clock
+from app.schemas.common import NAME_FORBIDDEN_CHARS
 
 # Where the OAuth routes live; also the path the binding cookie is scoped to.
 OAUTH_PATH = "/api/v1/oauth"
@@ -83,10 +84,15 @@ def pkce_challenge(verifier: str) -> str:
 
 
 def clean_name(value: object) -> str | None:
-    """A display name from a provider: text only, no control characters, bounded."""
+    """A display name from a provider: text only, no control characters, line
+    separators or bidirectional controls (as our own names, SPEC §6), bounded."""
     if not isinstance(value, str):
         return None
-    text = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cs")).strip()
+    text = "".join(
+        ch
+        for ch in value
+        if unicodedata.category(ch) not in ("Cc", "Cs") and ch not in NAME_FORBIDDEN_CHARS
+    ).strip()
     return text[:NAME_MAX] or None
 
 

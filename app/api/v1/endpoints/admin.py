@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +13,7 @@ from app.dependencies import AdminPrincipal, ClientDep, ContextDep, SessionDep, 
 from app.models import AuditEvent, Role
 from app.schemas.admin import AuditPage, UserAdminUpdateIn, UserPage
 from app.schemas.auth import MessageOut
+from app.schemas.common import FilterDatetime
 from app.schemas.users import UserOut
 from app.services.admin import AdminService
 
@@ -77,7 +77,9 @@ async def audit_log(
     ctx: ContextDep,
     user_id: uuid.UUID | None = None,
     event: AuditEvent | None = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601; without offset, UTC")] = None,
+    since: Annotated[
+        FilterDatetime | None, Query(description="ISO 8601; without offset, UTC")
+    ] = None,
     page: PageNumber = 1,
     size: PageSize = 50,
 ) -> AuditPage:
