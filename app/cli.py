@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,35 +173,80 @@ def migrate(
     typer.echo(f"database at {revision}")
 
 
+ADMIN_PASSWORD_ENV = "ADMIN_PASSWORD"
+
+
 @cli.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(help="Admin email address.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar=ADMIN_PASSWORD_ENV,
+            show_envvar=True,
+            help="The password (visible to `ps` and shell history: prefer the "
+            "environment variable or --password-stdin). Asked for when no source is given.",
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
 ) -> None:
-    """Create a verified admin (an existing account is promoted; its password is kept)."""
+    """Create a verified admin. An existing verified account is promoted and keeps its
+    password; an unverified one is taken over: the given password replaces the
+    registrant's, and its sessions, tokens and links are revoked."""
     from app.errors import AppError
     from app.runtime import open_context
     from app.schemas.common import normalise_email
-    from app.services.bootstrap import ensure_admin
+    from app.services.bootstrap import AdminOutcome, ensure_admin
 
+    secret = _admin_password(password, from_stdin=password_stdin)
     settings = load_settings()
     try:
         address = normalise_email(email)
     except ValueError as exc:
         fail(str(exc))
 
-    async def run() -> tuple[str, bool]:
+    async def run() -> tuple[str, AdminOutcome]:
         async with open_context(settings) as ctx, ctx.sessionmaker() as db:
-            user, created = await ensure_admin(
-                db, ctx, email=address, password=password, promote=True
+            user, outcome = await ensure_admin(
+                db, ctx, email=address, password=secret, promote=True
             )
-            return str(user.id), created
+            return str(user.id), outcome
 
     try:
-        user_id, created = asyncio.run(run())
+        user_id, outcome = asyncio.run(run())
     except AppError as exc:
         fail(exc.detail)
-    typer.echo(f"{'created' if created else 'promoted'} admin {address} ({user_id})")
+    typer.echo(
+        {
+            AdminOutcome.CREATED: f"created admin {address} ({user_id})",
+            AdminOutcome.PROMOTED: f"promoted admin {address} ({user_id}); password unchanged: "
+            "the account's owner proved the address",
+            AdminOutcome.TAKEN_OVER: f"took over {address} as admin ({user_id}): it was never "
+            "verified, so the given password replaced the registrant's and its sessions, "
+            "tokens and links were revoked",
+            AdminOutcome.UNCHANGED: f"{address} is already an admin ({user_id}); password "
+            "unchanged",
+        }[outcome]
+    )
+
+
+def _admin_password(flag: str | None, *, from_stdin: bool) -> str:
+    """The password from exactly one source: --password or ADMIN_PASSWORD, standard
+    input, or (neither) a prompt that asks twice."""
+    if from_stdin:
+        if flag is not None:
+            fail(f"give only one of --password, {ADMIN_PASSWORD_ENV} and --password-stdin")
+        line = sys.stdin.readline()
+        # Only the line ending goes: spaces are part of a password.
+        secret = line.removesuffix("\n").removesuffix("\r")
+        if not secret:
+            fail("no password on standard input")
+        return secret
+    if flag is not None:
+        return flag
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 @cli.command()

@@ -43,7 +43,7 @@ from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.runtime import open_context
 from app.schemas.common import normalise_email
-from app.services.bootstrap import ensure_admin
+from app.services.bootstrap import AdminOutcome, ensure_admin
 from app.services.context import ServiceContext
 from app.services.health import database_schema
 
@@ -197,7 +197,7 @@ async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> 
             # Workers starting together take turns: the first creates the admin and
             # the others find it, instead of failing on the unique email.
             await lock_transaction(db, "first-admin")
-            user, created = await ensure_admin(
+            user, outcome = await ensure_admin(
                 db,
                 ctx,
                 email=normalise_email(email),
@@ -207,7 +207,7 @@ async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> 
     except AppError as exc:  # a weak password: the operator must act
         log.error("first_admin_not_created", reason=exc.code.value, detail=exc.detail)
         return
-    if created:
+    if outcome is AdminOutcome.CREATED:
         log.info("first_admin_created", user_id=str(user.id))
     else:  # made by an earlier start or another worker; left as it is
         log.info("first_admin_exists", user_id=str(user.id))

@@ -81,3 +81,13 @@ def test_create_admin_refuses_a_breached_password() -> None:
     assert _RangeHandler.requests == [f"/range/{sha1(next(iter(BREACHED)))[:5]}"]
     result = runner.invoke(cli, [*args, "an unlisted boss passphrase"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.usefixtures("env")
+def test_create_admin_on_an_existing_account_checks_the_password_too() -> None:
+    args = ["create-admin", "--email", "boss@example.com", "--password"]
+    assert runner.invoke(cli, [*args, "an unlisted boss passphrase"]).exit_code == 0
+    _RangeHandler.requests.clear()
+    result = runner.invoke(cli, [*args, next(iter(BREACHED))])
+    assert result.exit_code != 0 and "breach" in result.output
+    assert len(_RangeHandler.requests) == 1

@@ -111,7 +111,7 @@ def test_create_admin_then_promote(env: dict[str, str]) -> None:
     again = runner.invoke(
         cli, ["create-admin", "--email", "boss@example.com", "--password", "boss passphrase 1"]
     )
-    assert again.exit_code == 0 and "promoted admin" in again.output
+    assert again.exit_code == 0 and "boss@example.com is already an admin" in again.output
 
 
 @pytest.mark.parametrize(
