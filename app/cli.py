@@ -173,7 +173,7 @@ def migrate(
     typer.echo(f"database at {revision}")
 
 
-ADMIN_PASSWORD_ENV = "ADMIN_PASSWORD"
+ADMIN_PASSWORD_ENV = "ADMIN_PASSWORD"  # noqa: S105  (a variable name, not a password)
 
 
 @cli.command("create-admin")
