@@ -61,7 +61,8 @@ async def open_context(
     redis = build_redis(settings)
     redis_health = RedisHealth()
     store = store or build_store(settings, redis, redis_health)
-    principals = PrincipalCache(store, clock)
+    cache = Cache(store)
+    principals = PrincipalCache(cache, clock)
     # Deletes made while Redis was away never reached it: drop what it may still hold.
     redis_health.on_recover.append(principals.drop_shared)
     http = httpx.AsyncClient(
@@ -88,7 +89,7 @@ async def open_context(
         email_sender=email_sender or build_email_sender(settings, http),
         http=http,
         sessionmaker=create_sessionmaker(engine),
-        cache=Cache(store),
+        cache=cache,
         principals=principals,
         db_monitor=monitor,
         cipher=cipher_from_keys(settings.data_encryption_keys, settings.password_pepper),

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+# The backend name of a store answering from this process's memory because Redis
+# does not: what it holds is seen by no other process.
+PER_PROCESS_FALLBACK = "memory-fallback"
+
 
 class StoreUnavailable(Exception):
     """The backing service did not answer."""

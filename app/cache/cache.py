@@ -68,7 +68,8 @@ class Cache:
     def _key(self, key: str) -> str:
         return self.namespace + key
 
-    def _count(self, hit: bool) -> None:
+    def record(self, *, hit: bool) -> None:
+        """Count one lookup (for callers that read several keys as one, see `read_raw`)."""
         if hit:
             self.hits += 1
         else:
@@ -80,7 +81,7 @@ class Cache:
             raw = await self.store.get(self._key(key))
         except StoreUnavailable:
             raw = None
-        self._count(raw is not None)
+        self.record(hit=raw is not None)
         return raw
 
     async def get(self, key: str) -> Any | None:
@@ -106,6 +107,14 @@ class Cache:
             await self.delete(key)
             return None
 
+    async def read_raw(self, keys: Sequence[str]) -> list[str | None] | None:
+        """The stored strings of `keys` in one round trip, or None if the store did
+        not answer. Not counted: the caller decides what one lookup is and `record`s it."""
+        try:
+            return await self.store.get_many([self._key(k) for k in keys])
+        except StoreUnavailable:
+            return None
+
     async def get_many(self, keys: Sequence[str]) -> list[Any | None]:
         if not keys:
             return []
@@ -115,7 +124,7 @@ class Cache:
             raws = [None] * len(keys)
         result: list[Any | None] = []
         for raw in raws:
-            self._count(raw is not None)
+            self.record(hit=raw is not None)
             try:
                 result.append(None if raw is None else json.loads(raw))
             except ValueError:

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import structlog
 
-from app.cache.base import Store, StoreUnavailable
+from app.cache.base import PER_PROCESS_FALLBACK, Store, StoreUnavailable
 from app.cache.memory import MemoryStore
 from app.core import metrics
 
@@ -76,7 +76,7 @@ class ResilientStore:
 
     @property
     def backend(self) -> str:
-        return "memory-fallback" if self.health.degraded else self.primary.backend
+        return PER_PROCESS_FALLBACK if self.health.degraded else self.primary.backend
 
     async def _run(self, operation: Callable[[Store], Awaitable[T]]) -> T:
         if self.health.should_try():

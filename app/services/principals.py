@@ -11,11 +11,20 @@ Races are settled without locks:
 - a revocation writes its tombstone before the transaction commits, and
   readers fill `sess:` only if absent, so a reader that saw the row before
   the commit can never re-cache the revoked session;
-- a user change bumps `ugen:<uid>` after the commit, and a user entry is
-  used only if it carries the current generation, so an entry written from
-  a row read before the commit is ignored.
-After a Redis outage (deletes could not reach it) the shared entries are
-dropped, so nothing cached before the outage outlives a change made during it.
+- a user change sets `ugen:<uid>` to a new random value after the commit,
+  and a user entry is used only if it carries the current value, so an entry
+  written from a row read before the commit is ignored. The value never
+  repeats (a counter would restart when its key expires, and an old entry
+  carrying a reused number would become valid again), and an entry is only
+  ever written under a value that exists, so "no value yet" is never trusted.
+While Redis is unreachable the store answers from per-process memory, which
+no other process sees: user and session data then come from the database on
+each miss of the 1 s local cache (only a tombstone there is believed: it can
+only refuse). After the outage the shared entries are dropped, since deletes
+made meanwhile never reached Redis.
+
+Every shared lookup counts once in the cache statistics (hit: answered from
+the shared store; miss: the database was asked).
 """
 
 from __future__ import annotations
@@ -29,14 +38,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.cache.base import Store, StoreUnavailable
+from app.cache.base import PER_PROCESS_FALLBACK, StoreUnavailable
+from app.cache.cache import Cache
 from app.core.clock import Clock
 from app.models import Role
 
 LOCAL_TTL = 1.0
 SESSION_TTL = 300.0
 USER_TTL = 60.0
-NAMESPACE = "cache:"
+# Outlives the user entries written under it, and restarts with every change.
+GENERATION_TTL = 2 * USER_TTL
 REVOKED = "revoked"
 
 
@@ -93,9 +104,12 @@ class Principal:
 
 class PrincipalCache:
     def __init__(
-        self, store: Store, clock: Clock, *, timer: Callable[[], float] = time.monotonic
+        self, cache: Cache, clock: Clock, *, timer: Callable[[], float] = time.monotonic
     ) -> None:
-        self._store = store
+        # Reads go through the cache (which counts them); writes straight to its store.
+        self._cache = cache
+        self._store = cache.store
+        self._namespace = cache.namespace
         self._clock = clock
         self._timer = timer
         self._local: dict[uuid.UUID, tuple[float, Principal]] = {}
@@ -117,24 +131,28 @@ class PrincipalCache:
 
     async def shared(
         self, session_id: uuid.UUID, user_id: uuid.UUID
-    ) -> tuple[Principal | None, bool, int]:
+    ) -> tuple[Principal | None, bool, str | None]:
         """(principal or None, whether the session is known revoked, user generation)."""
-        keys = [_sess(session_id), _user(user_id), _gen(user_id)]
-        try:
-            sess, user, gen = await self._store.get_many(keys)
-        except StoreUnavailable:
-            return None, False, 0
-        generation = int(gen) if gen else 0
-        if sess == REVOKED:
+        raws = await self._cache.read_raw([_sess(session_id), _user(user_id), _gen(user_id)])
+        if raws is None:
+            self._cache.record(hit=False)
+            return None, False, None
+        sess, user, generation = raws
+        if sess == REVOKED:  # believed even from a per-process copy: it only refuses
+            self._cache.record(hit=True)
             return None, True, generation
-        if sess is None or user is None:
-            return None, False, generation
-        owner, _, expires = sess.partition("|")
-        snapshot = _decode_user(user, generation)
-        if snapshot is None or owner != str(user_id):
-            return None, False, generation
-        principal = Principal(snapshot, session_id, datetime.fromisoformat(expires))
+        principal = None
+        if sess is not None and user is not None and not self._per_process():
+            owner, _, expires = sess.partition("|")
+            snapshot = _decode_user(user, generation)
+            if snapshot is not None and owner == str(user_id):
+                principal = Principal(snapshot, session_id, datetime.fromisoformat(expires))
+        self._cache.record(hit=principal is not None)
         return principal, False, generation
+
+    def _per_process(self) -> bool:
+        """Whether the store now answers from this process's memory (Redis away)."""
+        return self._store.backend == PER_PROCESS_FALLBACK
 
     async def load_once(
         self, session_id: uuid.UUID, load: Callable[[], Awaitable[Principal]]
@@ -176,18 +194,28 @@ class PrincipalCache:
             self._local = {k: v for k, v in self._local.items() if v[0] > now}
         self._local[principal.session_id] = (self._timer() + LOCAL_TTL, principal)
 
-    async def store(self, principal: Principal, generation: int) -> None:
+    async def store(self, principal: Principal, generation: str | None) -> None:
         """Cache a principal read from the database in the shared store (never over a
-        tombstone). This process keeps it through `load_once`."""
+        tombstone, never in a per-process fallback). This process keeps it through
+        `load_once`."""
         remaining = (principal.session_expires_at - self._clock.now()).total_seconds()
         ttl = min(SESSION_TTL, remaining)
-        if ttl <= 0:
+        if ttl <= 0 or self._per_process():
             return
-        sess = f"{principal.user.id}|{principal.session_expires_at.isoformat()}"
-        user = json.dumps({"gen": generation, **principal.user.to_json()})
+        user_id = principal.user.id
         try:
-            await self._store.set_if_absent(_sess(principal.session_id), sess, ttl=ttl)
-            await self._store.set(_user(principal.user.id), user, ttl=USER_TTL)
+            if generation is None:
+                # No change within GENERATION_TTL: start a value. If a change set one
+                # meanwhile, the row read may predate it: cache nothing.
+                generation = uuid.uuid4().hex
+                if not await self._store.set_if_absent(
+                    self._key(_gen(user_id)), generation, ttl=GENERATION_TTL
+                ):
+                    return
+            sess = f"{user_id}|{principal.session_expires_at.isoformat()}"
+            user = json.dumps({"gen": generation, **principal.user.to_json()})
+            await self._store.set_if_absent(self._key(_sess(principal.session_id)), sess, ttl=ttl)
+            await self._store.set(self._key(_user(user_id)), user, ttl=USER_TTL)
         except StoreUnavailable:
             pass  # a cache that cannot be written is only slower
 
@@ -196,35 +224,41 @@ class PrincipalCache:
         self._epoch += 1
         for session_id in session_ids:
             self._local.pop(session_id, None)
-            await self._store.set(_sess(session_id), REVOKED, ttl=ttl)
+            await self._store.set(self._key(_sess(session_id)), REVOKED, ttl=ttl)
 
     async def forget_user(self, user_id: uuid.UUID) -> None:
         """The user changed (call after the change commits): stale copies are ignored."""
         self._epoch += 1
         for session_id in [k for k, (_, p) in self._local.items() if p.user.id == user_id]:
             self._local.pop(session_id, None)
-        await self._store.incr(_gen(user_id), ttl=USER_TTL * 2)
+        await self._store.set(self._key(_gen(user_id)), uuid.uuid4().hex, ttl=GENERATION_TTL)
 
     async def drop_shared(self) -> None:
         """Forget every shared entry (after a Redis outage: deletes may have been lost)."""
         self._epoch += 1
         for prefix in ("sess:", "user:"):
-            await self._store.clear(NAMESPACE + prefix)
+            await self._store.clear(self._key(prefix))
+
+    def _key(self, key: str) -> str:
+        return self._namespace + key
 
 
+# Keys relative to the cache's namespace.
 def _sess(session_id: uuid.UUID) -> str:
-    return f"{NAMESPACE}sess:{session_id}"
+    return f"sess:{session_id}"
 
 
 def _user(user_id: uuid.UUID) -> str:
-    return f"{NAMESPACE}user:{user_id}"
+    return f"user:{user_id}"
 
 
 def _gen(user_id: uuid.UUID) -> str:
-    return f"{NAMESPACE}ugen:{user_id}"
+    return f"ugen:{user_id}"
 
 
-def _decode_user(raw: str, generation: int) -> UserSnapshot | None:
+def _decode_user(raw: str, generation: str | None) -> UserSnapshot | None:
+    if generation is None:
+        return None
     try:
         data = json.loads(raw)
         if data.pop("gen", None) != generation:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.cache.cache import Cache
 from app.cache.memory import MemoryStore
 from app.core.clock import SystemClock
 from app.models import Role
@@ -36,7 +37,7 @@ class Loader:
 
 @pytest.fixture
 def cache() -> PrincipalCache:
-    return PrincipalCache(MemoryStore(), SystemClock())
+    return PrincipalCache(Cache(MemoryStore()), SystemClock())
 
 
 async def test_concurrent_callers_share_one_load(cache: PrincipalCache) -> None:
