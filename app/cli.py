@@ -228,6 +228,7 @@ def create_admin(
             "tokens and links were revoked",
             AdminOutcome.UNCHANGED: f"{address} is already an admin ({user_id}); password "
             "unchanged",
+            AdminOutcome.LEFT_AS_IS: f"{address} left as it is ({user_id})",  # not with promote
         }[outcome]
     )
 

@@ -209,8 +209,15 @@ async def _first_admin(ctx: ServiceContext, email: str, password: SecretStr) -> 
         return
     if outcome is AdminOutcome.CREATED:
         log.info("first_admin_created", user_id=str(user.id))
-    else:  # made by an earlier start or another worker; left as it is
+    elif outcome is AdminOutcome.UNCHANGED:  # made by an earlier start or another worker
         log.info("first_admin_exists", user_id=str(user.id))
+    else:  # someone's account (maybe an unproven registration): never changed from here
+        log.warning(
+            "first_admin_not_admin",
+            user_id=str(user.id),
+            hint="the address belongs to an account that is not an active, verified admin; "
+            "run `backend create-admin --email <address>` to make it one",
+        )
 
 
 OPENAPI_TAGS: list[dict[str, Any]] = [

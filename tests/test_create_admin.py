@@ -222,3 +222,22 @@ def _can_sign_in(email: str, password: str) -> Steps[None]:
         assert response.status_code == 200, response.text
 
     return steps
+
+
+async def test_first_admin_on_someone_elses_account_warns_and_changes_nothing(
+    make_harness: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FIRST_ADMIN_* never takes an account over (only the operator's command does),
+    but it must not look as if the admin existed: it says to run create-admin."""
+    first = await make_harness()
+    await register(first.client, OPS, STRANGER_PASSWORD)
+    capsys.readouterr()
+    await make_harness(
+        FIRST_ADMIN_EMAIL=OPS, FIRST_ADMIN_PASSWORD=OPERATOR_PASSWORD, LOG_LEVEL="INFO"
+    )
+    err = capsys.readouterr().err
+    assert '"first_admin_not_admin"' in err and "backend create-admin" in err
+    assert '"first_admin_exists"' not in err
+    async with first.ctx.sessionmaker() as db:
+        user = (await db.exec(select(User).where(User.email == OPS))).one()
+    assert user.role == Role.USER and not user.is_verified

@@ -23,7 +23,10 @@ class AdminOutcome(StrEnum):
     # An unverified account (anyone could have registered it): the given password
     # replaces the registrant's, and everything they could still use is revoked.
     TAKEN_OVER = "taken over"
+    # Already an active, verified admin.
     UNCHANGED = "unchanged"
+    # Without `promote`: an account that is not an active, verified admin, left so.
+    LEFT_AS_IS = "left as is"
 
 
 async def ensure_admin(
@@ -49,11 +52,12 @@ async def ensure_admin(
         )
         await db.commit()
         return user, AdminOutcome.CREATED
+    already = existing.role == Role.ADMIN and existing.is_active and existing.is_verified
     if not promote:
-        return existing, AdminOutcome.UNCHANGED
+        return existing, AdminOutcome.UNCHANGED if already else AdminOutcome.LEFT_AS_IS
     await check_new_password(ctx, password, email=email)
     if existing.is_verified:
-        if existing.role == Role.ADMIN and existing.is_active:
+        if already:
             return existing, AdminOutcome.UNCHANGED
         details: dict[str, object] = {}
         outcome = AdminOutcome.PROMOTED
