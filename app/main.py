@@ -230,6 +230,12 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "user's; sign in with one, no email or password needed. Options and credentials are "
         "WebAuthn Level 3 JSON (`parseCreationOptionsFromJSON`, `toJSON()`).",
     },
+    {
+        "name": "mfa",
+        "description": "Two-factor authentication: TOTP enrolment (secret, `otpauth://` URI, "
+        "SVG QR code), recovery codes, and `/auth/mfa/verify`, the second step of a sign-in "
+        "that answered 403 `mfa_required`.",
+    },
     {"name": "admin", "description": "Accounts, roles, unlocks and the audit trail (admins)."},
     {
         "name": "health",

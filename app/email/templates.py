@@ -27,6 +27,7 @@ PREVIEW_CONTEXT: dict[str, Any] = {
     "name": "Ada Lovelace",
     "link": "https://app.example.com/magic-link?token=preview",
     "code": "042917",
+    "left": 7,
 }
 
 

@@ -31,6 +31,8 @@ AUTH_ROUTES = {
     # Signing in with an emailed link or code spends login's budget (SPEC §7.4).
     ("POST", "/api/v1/auth/magic-link/verify"): "login",
     ("POST", "/api/v1/auth/email-code/verify"): "login",
+    # The second step of a sign-in spends login's budget too (SPEC §7.1).
+    ("POST", "/api/v1/auth/mfa/verify"): "login",
 }
 
 

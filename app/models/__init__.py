@@ -1,6 +1,7 @@
 """Tables. Importing this package registers every table on SQLModel.metadata."""
 
 from app.models.audit import AuditEvent, AuditLog
+from app.models.mfa import RecoveryCode
 from app.models.oauth_account import OAuthAccount
 from app.models.passkey import Passkey
 from app.models.session import RefreshToken, UserSession
@@ -13,6 +14,7 @@ __all__ = [
     "OAuthAccount",
     "OneTimeToken",
     "Passkey",
+    "RecoveryCode",
     "RefreshToken",
     "Role",
     "TokenPurpose",

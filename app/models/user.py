@@ -45,5 +45,13 @@ class User(SQLModel, table=True):
     # The opaque WebAuthn user handle (`user.id` of passkey options, base64url of 32
     # random bytes): neither the email nor the id. Set when the first passkey ceremony starts.
     passkey_handle: str | None = Field(default=None, max_length=64, unique=True)
+    # TOTP (SPEC §7.1): the secret of the enrolled authenticator app, encrypted with
+    # the data-at-rest cipher (None: TOTP off), and one set up but not yet confirmed.
+    totp_secret: str | None = Field(default=None, max_length=255)
+    totp_pending_secret: str | None = Field(default=None, max_length=255)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_secret is not None

@@ -22,6 +22,9 @@ class UserOut(BaseModel):
         description="The BCP 47 language tag the user chose for emails (null: not chosen)",
         examples=["de-AT"],
     )
+    mfa_enabled: bool = Field(
+        default=False, description="Two-factor authentication (TOTP) is on", examples=[False]
+    )
 
 
 class ProfileUpdateIn(InputModel):
@@ -38,6 +41,12 @@ class ProfileUpdateIn(InputModel):
 class ChangePasswordIn(InputModel):
     current_password: Password = Field(examples=["correct horse battery staple"])
     new_password: NewPassword = Field(examples=["a new sturdy passphrase"])
+    code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="With two-factor authentication on: a TOTP code or an unused recovery code",
+        examples=["492039"],
+    )
 
 
 class SessionOut(BaseModel):

@@ -125,6 +125,11 @@ class AuthService:
         """Check credentials with equal work on every branch (SECURITY rule 1)."""
         await check_account_limit(self.ctx, "login", email)
         user = await self.users.get_by_email(email)
+        # Read, release, hash, then write: ending the read transaction gives the
+        # pooled connection back before bcrypt runs (tens of milliseconds), so a
+        # burst of sign-ins cannot hold the whole pool while it waits for CPU.
+        # The user row stays loaded (sessions do not expire objects on commit).
+        await self.db.commit()
         # Always pay for bcrypt: unknown emails are checked against a dummy hash.
         password_ok = await self.ctx.hasher.verify(password, user.hashed_password if user else None)
         locked_until = await self.lockout.locked_until(email)

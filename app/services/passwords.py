@@ -13,6 +13,7 @@ from app.services.auth import check_new_password, check_password
 from app.services.context import ClientInfo, ServiceContext
 from app.services.limits import check_account_limit
 from app.services.lockout import Lockout
+from app.services.mfa import SecondFactor
 from app.services.principals import Principal
 from app.services.sessions import SessionService
 
@@ -71,9 +72,13 @@ class PasswordService:
         current_password: str,
         new_password: str,
         client: ClientInfo,
+        code: str | None = None,
     ) -> None:
         """Change the caller's password, sign out their other sessions and void
-        outstanding reset links (one mailed before the change would undo it)."""
+        outstanding reset links (one mailed before the change would undo it).
+
+        With TOTP on, `code` (a TOTP or recovery code) is needed too (step-up).
+        """
         user = await self.users.get(principal.user.id)
         if user is None:
             raise InvalidToken()
@@ -82,11 +87,18 @@ class PasswordService:
         # A stolen access token must not become a password oracle: one budget per
         # account, whichever addresses the guesses come from (as login's).
         await check_account_limit(self.ctx, "change-password", str(user.id))
+        # End the read transaction: no pooled connection is held while bcrypt runs.
+        await self.db.commit()
         if not await self.ctx.hasher.verify(current_password, user.hashed_password):
             raise WrongPassword()
         await check_new_password(self.ctx, new_password, email=user.email)
+        new_hash = await self.ctx.hasher.hash(new_password)
+        factor = SecondFactor(self.db, self.ctx)
+        accepted = None
+        if user.mfa_enabled:
+            accepted = await factor.require(user, code, client, action="change_password")
         now = self.ctx.clock.now()
-        user.hashed_password = await self.ctx.hasher.hash(new_password)
+        user.hashed_password = new_hash
         user.updated_at = now
         self.db.add(user)
         await OneTimeTokenRepository(self.db).void_all(user.id, TokenPurpose.PASSWORD_RESET, now)
@@ -103,3 +115,5 @@ class PasswordService:
             details={"sessions_revoked": len(revoked)},
         )
         await self.db.commit()
+        if accepted is not None and accepted.left is not None:
+            factor.mail_recovery_use(user, accepted.left, client)

@@ -64,6 +64,7 @@ class UserSnapshot:
     created_at: datetime
     providers: tuple[str, ...]
     locale: str | None = None
+    mfa_enabled: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class UserSnapshot:
             "created_at": self.created_at.isoformat(),
             "providers": list(self.providers),
             "locale": self.locale,
+            "mfa_enabled": self.mfa_enabled,
         }
 
     @classmethod
@@ -90,6 +92,7 @@ class UserSnapshot:
             created_at=datetime.fromisoformat(data["created_at"]),
             providers=tuple(data["providers"]),
             locale=data.get("locale"),
+            mfa_enabled=bool(data.get("mfa_enabled", False)),
         )
 
 

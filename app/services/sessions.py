@@ -175,6 +175,7 @@ def snapshot(user: User, providers: list[str]) -> UserSnapshot:
         created_at=user.created_at,
         providers=tuple(providers),
         locale=user.locale,
+        mfa_enabled=user.mfa_enabled,
     )
 
 

@@ -14,9 +14,11 @@ from enum import StrEnum
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.errors import MfaRequired
 from app.models import AuditEvent, User
 from app.schemas.auth import TokenPair
 from app.services import audit
+from app.services.challenges import Challenges
 from app.services.context import ClientInfo, ServiceContext
 from app.services.sessions import SessionService
 
@@ -38,6 +40,14 @@ AMR_FEDERATED = "fed"
 # read the claim take "otp" as evidence of a second factor. A self-describing
 # unregistered value, like "fed", says what happened and nothing more.
 AMR_EMAIL = "email"
+
+
+# The sign-in waiting for its second factor (SPEC §7.1 "The gate"): a challenge in
+# the shared store, single use, 5 minutes, dead after 5 wrong codes.
+MFA_CHALLENGE = "mfa"
+MFA_TOKEN_TTL_SECONDS = 300
+MFA_MAX_ATTEMPTS = 5
+MFA_METHODS = ["totp", "recovery_code"]
 
 
 class SignInMethod(StrEnum):
@@ -89,9 +99,16 @@ async def _second_factor_gate(
     method: SignInMethod,
     amr: Sequence[str],
 ) -> None:
-    """Raise `MfaRequired` with a fresh `mfa_token` when the account has a second factor.
+    """Raise `MfaRequired` with a fresh `mfa_token` when the account has TOTP on.
 
-    Accounts have no second factor until TOTP enrolment exists; this is where
-    the TOTP check goes.
+    The token remembers who passed the first factor and how (method and
+    `amr`); `/auth/mfa/verify` (app/services/mfa.py) finishes the sign-in with
+    it. What the caller did before the gate (a spent link or exchange code, a
+    rehashed password) is committed: the first factor was used.
     """
-    return None
+    if not user.mfa_enabled:
+        return
+    await db.commit()
+    payload = {"user_id": str(user.id), "method": method.value, "amr": list(amr)}
+    token = await Challenges(ctx.store).issue(MFA_CHALLENGE, payload, ttl=MFA_TOKEN_TTL_SECONDS)
+    raise MfaRequired(token, list(MFA_METHODS))

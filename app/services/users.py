@@ -30,6 +30,7 @@ def user_out(user: User | UserSnapshot, providers: Sequence[str]) -> UserOut:
         created_at=user.created_at,
         oauth_providers=list(providers),
         locale=user.locale,
+        mfa_enabled=user.mfa_enabled,
     )
 
 

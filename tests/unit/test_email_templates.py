@@ -39,6 +39,13 @@ def preview(mail: str, language: str, **overrides: object) -> tuple[str, str, st
 
 def test_there_are_mails_to_check() -> None:
     assert {"verify_email", "reset_password", "magic_link"} <= set(MAILS)
+    assert {"mfa_recovery_code_used", "mfa_reset"} <= set(MAILS)
+
+
+def test_the_recovery_code_mail_says_how_many_are_left() -> None:
+    for language in SUPPORTED_LANGUAGES:
+        _, text, html = preview("mfa_recovery_code_used", language, left=3)
+        assert ": 3." in text.replace("\u00a0", " ") and ": 3." in html.replace("\u00a0", " ")
 
 
 def test_the_template_catalogue_is_up_to_date() -> None:

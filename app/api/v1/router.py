@@ -5,7 +5,17 @@ from fastapi import APIRouter, FastAPI
 
 from app.api.responses import errors
 from app.api.routing import include_flat
-from app.api.v1.endpoints import admin, auth, cache, email_signin, health, oauth, passkeys, users
+from app.api.v1.endpoints import (
+    admin,
+    auth,
+    cache,
+    email_signin,
+    health,
+    mfa,
+    oauth,
+    passkeys,
+    users,
+)
 
 PREFIX = "/api/v1"
 # The hottest routes first: routing tries them in order.
@@ -16,6 +26,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     oauth.router,
     passkeys.router,
     passkeys.login_router,
+    mfa.router,
+    mfa.login_router,
     admin.router,
     health.admin_router,
     cache.router,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.api.responses import AUTHENTICATED, JSON_BODY, errors
 from app.api.routing import AppRoute
@@ -16,6 +16,7 @@ from app.schemas.auth import MessageOut
 from app.schemas.common import FilterDatetime
 from app.schemas.users import UserOut
 from app.services.admin import AdminService
+from app.services.mfa import MfaService
 
 router = APIRouter(
     prefix="/admin",
@@ -69,6 +70,20 @@ async def unlock_user(
     """Lift a lockout after failed logins."""
     was_locked = await AdminService(db, ctx).unlock(admin, user_id, client=client)
     return MessageOut(detail="Account unlocked" if was_locked else "Account was not locked")
+
+
+@router.post(
+    "/users/{user_id}/mfa/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(404),
+)
+async def reset_user_mfa(
+    user_id: uuid.UUID, admin: AdminPrincipal, db: SessionDep, ctx: ContextDep, client: ClientDep
+) -> None:
+    """For a user who lost their authenticator: turn TOTP off, delete the recovery codes,
+    sign out every session and mail the user."""
+    await MfaService(db, ctx).admin_reset(admin, user_id, client)
 
 
 @router.get("/audit")

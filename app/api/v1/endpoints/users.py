@@ -52,12 +52,16 @@ async def change_password(
     ctx: ContextDep,
     client: ClientDep,
 ) -> None:
-    """Change the password; every other session is signed out."""
+    """Change the password; every other session is signed out.
+
+    With two-factor authentication on, `code` (TOTP or recovery code) is needed too:
+    missing or wrong -> 400 `invalid_mfa_code`."""
     await PasswordService(db, ctx).change(
         principal,
         current_password=body.current_password,
         new_password=body.new_password,
         client=client,
+        code=body.code,
     )
 
 
