@@ -150,7 +150,11 @@ class AuthService:
         if not user.is_active:
             await self._login_failed(user, client, reason="account_disabled")
             raise AccountDisabled()
-        await self.lockout.clear(email)
+        if not user.mfa_enabled:
+            await self.lockout.clear(email)
+        # With a second factor due, failures are forgiven only once it is given
+        # (app/services/mfa.py): a password alone must not reset the count of
+        # wrong codes, or each new mfa_token would bring five fresh guesses.
         if self.ctx.hasher.needs_rehash(user.hashed_password or ""):
             user.hashed_password = await self.ctx.hasher.hash(password)
         return await finish_sign_in(

@@ -198,6 +198,32 @@ async def test_five_wrong_codes_kill_the_token_and_count_toward_lockout(
     assert locked.status_code == 423, locked.text
 
 
+async def test_a_new_mfa_token_does_not_reset_the_count(harness: Harness) -> None:
+    email, _, app, _ = await enrolled(harness)
+    token = mfa_token(await login(harness.client, email))
+    for _ in range(3):
+        assert (await verify(harness.client, token, "000000")).status_code == 400
+    token = mfa_token(await login(harness.client, email))  # the password is right
+    for _ in range(2):
+        assert (await verify(harness.client, token, "000000")).status_code == 400
+    assert (await login(harness.client, email)).status_code == 423
+    locked = await verify(harness.client, token, app.code())
+    assert locked.status_code == 423
+
+
+async def test_the_second_factor_clears_earlier_failures(make_harness: HarnessFactory) -> None:
+    harness = await make_harness(ACCOUNT_LOCKOUT_THRESHOLD=3)
+    email, _, app, _ = await enrolled(harness)
+    assert (await login(harness.client, email, "not the password at all")).status_code == 401
+    token = mfa_token(await login(harness.client, email))
+    assert (await verify(harness.client, token, "000000")).status_code == 400
+    assert (await verify(harness.client, token, app.code())).status_code == 200
+    token = mfa_token(await login(harness.client, email))
+    assert (await verify(harness.client, token, "000000")).status_code == 400
+    assert (await verify(harness.client, token, "000000")).status_code == 400
+    assert (await verify(harness.client, token, app.next())).status_code == 200
+
+
 async def test_wrong_codes_add_to_password_failures(make_harness: HarnessFactory) -> None:
     harness = await make_harness(ACCOUNT_LOCKOUT_THRESHOLD=3)
     email, _, app, _ = await enrolled(harness)
