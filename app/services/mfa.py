@@ -298,14 +298,18 @@ class MfaService:
         self._audit(user, AuditEvent.MFA_DISABLED, client, {"with": accepted.factor.value})
         await self.db.commit()
         await self.ctx.principals.forget_user(user.id)
+        if accepted.factor is Factor.RECOVERY_CODE:
+            self.factor.mail_recovery_use(user, 0, client)
 
     async def regenerate(self, principal: Principal, code: str, client: ClientInfo) -> list[str]:
         """A new set of recovery codes; every older one dies."""
         user = await self._enabled_user(principal)
-        await self.factor.require(user, code, client, action="regenerate")
+        accepted = await self.factor.require(user, code, client, action="regenerate")
         codes = await self.factor.new_recovery_codes(user)
         self._audit(user, AuditEvent.MFA_RECOVERY_CODES_REGENERATED, client)
         await self.db.commit()
+        if accepted.factor is Factor.RECOVERY_CODE:
+            self.factor.mail_recovery_use(user, len(codes), client)
         return codes
 
     async def admin_reset(self, admin: Principal, user_id: uuid.UUID, client: ClientInfo) -> None:

@@ -299,6 +299,10 @@ async def test_disable_needs_a_code_and_removes_everything(harness: Harness) -> 
         left = (await db.exec(select(func.count()).select_from(RecoveryCode))).one()
     assert left == 0
     assert len(await events(harness, "mfa_disabled")) == 1
+    await harness.settle()  # disabled with a recovery code: the owner hears of it
+    mail = harness.mailbox.to(email)[-1]
+    assert mail.subject == "A recovery code was used"
+    assert "Unused recovery codes left: 0." in mail.text
     profile = await harness.client.get(f"{API}/users/profile", headers=headers)
     assert profile.json()["mfa_enabled"] is False
 
@@ -394,3 +398,22 @@ async def test_the_recovery_code_mail_is_in_the_users_language(harness: Harness)
     mail = harness.mailbox.to(email)[-1]
     assert mail.subject == "Ein Wiederherstellungscode wurde verwendet"
     assert "Wiederherstellungscodes: 9." in mail.text
+
+
+async def test_a_recovery_code_steps_up_once_and_mails(harness: Harness) -> None:
+    email, pair, _, codes = await enrolled(harness)
+    headers = bearer(pair["access_token"])
+    url = f"{API}/users/change-password"
+    body = {
+        "current_password": PASSWORD,
+        "new_password": "another sturdy passphrase",
+        "code": codes[0],
+    }
+    assert (await harness.client.post(url, json=body, headers=headers)).status_code == 204
+    await harness.settle()
+    assert "Unused recovery codes left: 9." in harness.mailbox.to(email)[-1].text
+    again = {**body, "current_password": "another sturdy passphrase", "new_password": PASSWORD}
+    reused = await harness.client.post(url, json=again, headers=headers)
+    assert reused.status_code == 400 and reused.json()["code"] == "invalid_mfa_code"
+    (failed,) = await events(harness, "mfa_challenge_failed")
+    assert failed.details == {"action": "change_password", "reason": "wrong_code"}
