@@ -1,4 +1,4 @@
-"""`backend` command line: serve, migrate, create-admin, prune."""
+"""`backend` command line: serve, migrate, create-admin, prune, keys."""
 
 from __future__ import annotations
 
@@ -272,6 +272,67 @@ def prune(
         )
 
     typer.echo(asyncio.run(run()))
+
+
+keys_cli = typer.Typer(
+    name="keys", help="Signing keys of asymmetric access tokens.", no_args_is_help=True
+)
+cli.add_typer(keys_cli)
+
+
+def _asymmetric_settings() -> Settings:
+    from app.core.keyring import is_asymmetric
+
+    settings = load_settings()
+    if not is_asymmetric(settings.ALGORITHM):
+        fail(
+            f"ALGORITHM={settings.ALGORITHM} signs with SECRET_KEY; "
+            "key sets need ES256, EdDSA or RS256"
+        )
+    _check_database(settings)
+    _check_schema(settings)
+    return settings
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Promote next to current, current to previous, and create a new next key."""
+    from app.runtime import open_context
+    from app.services.signing import keyset
+
+    settings = _asymmetric_settings()
+
+    async def run() -> str:
+        async with open_context(settings) as ctx, ctx.sessionmaker() as db:
+            return await keyset.rotate(
+                db,
+                ctx.cipher,
+                algorithm=settings.ALGORITHM,
+                now=ctx.clock.now(),
+                access_ttl=settings.access_token_ttl,
+            )
+
+    kid = asyncio.run(run())
+    typer.echo(f"rotated: {kid} signs now (running workers switch within 10 s)")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """Print each key's kid, algorithm, state and creation time."""
+    from app.runtime import open_context
+    from app.services.signing import keyset
+
+    settings = _asymmetric_settings()
+
+    async def run() -> list[keyset.KeyInfo]:
+        async with open_context(settings) as ctx, ctx.sessionmaker() as db:
+            return await keyset.list_keys(db)
+
+    keys = asyncio.run(run())
+    if not keys:
+        typer.echo("no keys yet (the first start creates them)")
+    for key in keys:
+        typer.echo(f"{key.kid}  {key.algorithm:6}  {key.state:8}  {key.created_at.isoformat()}")
 
 
 def main() -> None:

@@ -103,7 +103,8 @@ class Settings(BaseSettings):
     # Tokens
     SECRET_KEY: SecretStr | None = None
     PASSWORD_PEPPER: SecretStr | None = None
-    ALGORITHM: Literal["HS256", "HS384", "HS512"] = "HS256"
+    # HMAC with SECRET_KEY, or an asymmetric key set in the database (SPEC §7.3).
+    ALGORITHM: Literal["HS256", "HS384", "HS512", "ES256", "EdDSA", "RS256"] = "HS256"
     ACCESS_TOKEN_EXPIRE_MINUTES: int = Field(default=30, gt=0, le=24 * 60)
     REFRESH_TOKEN_EXPIRE_MINUTES: int = Field(default=10080, gt=0)
     VERIFY_TOKEN_EXPIRE_MINUTES: int = Field(default=1440, gt=0)

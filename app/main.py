@@ -20,7 +20,7 @@ from app import __version__
 from app.api.docs import install_docs
 from app.api.refresh_cookie import CookiePolicy
 from app.api.routing import include_flat
-from app.api.v1.endpoints import health
+from app.api.v1.endpoints import health, jwks
 from app.api.v1.endpoints import metrics as metrics_endpoint
 from app.api.v1.router import include_api
 from app.cache.base import Store
@@ -46,6 +46,7 @@ from app.schemas.common import normalise_email
 from app.services.bootstrap import AdminOutcome, ensure_admin
 from app.services.context import ServiceContext
 from app.services.health import database_schema
+from app.services.signing.loader import KeyLoader
 
 log = structlog.get_logger(__name__)
 STARTUP_PROBE_TIMEOUT_SECONDS = 10.0
@@ -107,13 +108,19 @@ def create_app(
         ) as ctx:
             app.state.ctx = ctx
             await _start(ctx)
+            keys = KeyLoader(ctx)
+            if ctx.keyring.asymmetric:
+                await keys.start()
             metrics.worker_started()
             if not settings.TESTING:
                 # Startup objects (modules, routes, schemas) live as long as the process:
                 # keep them out of every later collection, which shortens its pauses.
                 gc.collect()
                 gc.freeze()
-            yield
+            try:
+                yield
+            finally:
+                await keys.stop()
         log.info("shutdown_complete")
 
     app = _new_app(lifespan)
@@ -155,6 +162,7 @@ def _route_table() -> tuple[BaseRoute, ...]:
     template = _new_app(lifespan=None)
     before = len(template.router.routes)
     include_flat(template, health.router)
+    include_flat(template, jwks.router)
     include_api(template)
     include_flat(template, metrics_endpoint.router)
     return tuple(template.router.routes[before:])
@@ -235,6 +243,10 @@ OPENAPI_TAGS: list[dict[str, Any]] = [
         "description": "Two-factor authentication: TOTP enrolment (secret, `otpauth://` URI, "
         "SVG QR code), recovery codes, and `/auth/mfa/verify`, the second step of a sign-in "
         "that answered 403 `mfa_required`.",
+    },
+    {
+        "name": "keys",
+        "description": "The public keys (JWKS) other services verify access tokens with.",
     },
     {"name": "admin", "description": "Accounts, roles, unlocks and the audit trail (admins)."},
     {

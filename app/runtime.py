@@ -20,6 +20,7 @@ from app.core.background import BackgroundRunner
 from app.core.clock import Clock, SystemClock
 from app.core.crypto import cipher_from_keys
 from app.core.jwt import AccessTokenCodec
+from app.core.keyring import KeyRing
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
 from app.database.connection import create_engine, create_sessionmaker
@@ -65,6 +66,7 @@ async def open_context(
     principals = PrincipalCache(cache, clock)
     # Deletes made while Redis was away never reached it: drop what it may still hold.
     redis_health.on_recover.append(principals.drop_shared)
+    keyring = KeyRing(settings.ALGORITHM)
     http = httpx.AsyncClient(
         timeout=OUTBOUND_TIMEOUT,
         follow_redirects=False,
@@ -81,6 +83,7 @@ async def open_context(
             issuer=settings.BACKEND_BASE_URL,
             ttl=settings.access_token_ttl,
             clock=clock,
+            keyring=keyring,
         ),
         store=store,
         limiter=RateLimiter(redis=redis, prefix=settings.REDIS_KEY_PREFIX, health=redis_health),
@@ -94,6 +97,7 @@ async def open_context(
         db_monitor=monitor,
         cipher=cipher_from_keys(settings.data_encryption_keys, settings.password_pepper),
         breach_check=BreachCheck(settings, http, clock),
+        keyring=keyring,
         email_retry_delay=email_retry_delay,
     )
     try:

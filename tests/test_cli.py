@@ -93,7 +93,8 @@ def test_every_bad_setting_is_reported_in_one_start(
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert lines == [
-        "error: invalid setting ALGORITHM: Input should be 'HS256', 'HS384' or 'HS512'",
+        "error: invalid setting ALGORITHM: Input should be 'HS256', 'HS384', 'HS512', "
+        "'ES256', 'EdDSA' or 'RS256'",
         "error: SECRET_KEY has too few distinct characters (at least 8); "
         "generate a random one, e.g. `openssl rand -base64 48`",
         "error: PASSWORD_PEPPER has too few distinct characters (at least 8); "

@@ -1,4 +1,10 @@
-"""Access tokens: short-lived JWTs (SPEC §6), HMAC-signed, algorithm pinned on decode."""
+"""Access tokens: short-lived JWTs (SPEC §6, §7.3), algorithm pinned on decode.
+
+HMAC (`HS256`, the default) signs with `SECRET_KEY`. `ES256`, `EdDSA` and
+`RS256` sign with the current key of the key set (`app/core/keyring.py`) and
+name it in the `kid` header; verification looks the kid up among the
+published keys only and never follows `jku`, `jwk` or `x5u`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 
 from app.core.clock import Clock
+from app.core.keyring import KeyRing
 
 ACCESS_TYPE = "access"
 ACCESS_TYP_HEADER = "at+jwt"
@@ -32,14 +40,25 @@ class AccessClaims:
     jti: str
     expires_at: datetime
     issued_at: datetime
+    not_before: datetime | None = None
+    # The key that signed it (asymmetric algorithms): the token dies with the key.
+    kid: str | None = None
 
 
 class AccessTokenCodec:
     def __init__(
-        self, *, key: bytes, algorithm: str, issuer: str, ttl: timedelta, clock: Clock
+        self,
+        *,
+        key: bytes,
+        algorithm: str,
+        issuer: str,
+        ttl: timedelta,
+        clock: Clock,
+        keyring: KeyRing | None = None,
     ) -> None:
         self._key = key
         self._algorithm = algorithm
+        self._keyring = keyring if keyring is not None and keyring.asymmetric else None
         self._issuer = issuer
         self._ttl = ttl
         self._clock = clock
@@ -72,15 +91,26 @@ class AccessTokenCodec:
             "role": role,
             "amr": list(amr),
         }
+        if self._keyring is None:
+            return jwt.encode(
+                claims, self._key, algorithm=self._algorithm, headers={"typ": ACCESS_TYP_HEADER}
+            )
+        snapshot = self._keyring.snapshot
+        if snapshot.signing_key is None or snapshot.signing_kid is None:
+            raise RuntimeError("no signing key loaded")
         return jwt.encode(
-            claims, self._key, algorithm=self._algorithm, headers={"typ": ACCESS_TYP_HEADER}
+            claims,
+            snapshot.signing_key,
+            algorithm=self._algorithm,
+            headers={"typ": ACCESS_TYP_HEADER, "kid": snapshot.signing_kid},
         )
 
     def decode(self, token: str) -> AccessClaims:
         """Verify signature, header, claims and lifetime; raise InvalidAccessToken otherwise.
 
-        Only the configured HMAC algorithm is accepted, and key-locating headers
-        (`kid`, `jku`, `jwk`, `x5u`) are never consulted: the key is always ours.
+        Only the configured algorithm is accepted. With HMAC the key is always
+        `SECRET_KEY`; with a key set, `kid` must name a published key of this
+        process's set. `jku`, `jwk` and `x5u` are never consulted.
         """
         claims = self._verified.get(token)
         if claims is None:
@@ -89,15 +119,36 @@ class AccessTokenCodec:
                 self._verified.pop(next(iter(self._verified)))  # oldest first
             self._verified[token] = claims
         now = self._clock.now()
-        if claims.expires_at <= now or claims.issued_at > now + CLOCK_SKEW:
+        if (
+            claims.expires_at <= now
+            or claims.issued_at > now + CLOCK_SKEW
+            or (claims.not_before is not None and claims.not_before > now)
+        ):
             raise InvalidAccessToken("expired or not yet valid")
+        if claims.kid is not None and (
+            self._keyring is None or claims.kid not in self._keyring.snapshot.verifying
+        ):
+            raise InvalidAccessToken("signing key withdrawn")
         return claims
 
+    def _verification_key(self, token: str) -> tuple[Any, str | None]:
+        if self._keyring is None:
+            return self._key, None
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise InvalidAccessToken(type(exc).__name__) from exc
+        key = self._keyring.snapshot.verifying.get(kid) if isinstance(kid, str) else None
+        if key is None or not isinstance(kid, str):
+            raise InvalidAccessToken("unknown kid")
+        return key, kid
+
     def _verify(self, token: str) -> AccessClaims:
+        key, kid = self._verification_key(token)
         try:
             decoded = jwt.api_jwt.decode_complete(
                 token,
-                self._key,
+                key,
                 algorithms=[self._algorithm],
                 audience=self._issuer,
                 issuer=[self._issuer],
@@ -117,12 +168,16 @@ class AccessTokenCodec:
         try:
             exp = datetime.fromtimestamp(int(payload["exp"]), UTC)
             iat = datetime.fromtimestamp(int(payload["iat"]), UTC)
+            nbf = payload.get("nbf")
+            not_before = None if nbf is None else datetime.fromtimestamp(int(nbf), UTC)
             return AccessClaims(
                 user_id=uuid.UUID(str(payload["sub"])),
                 session_id=uuid.UUID(str(payload["sid"])),
                 jti=str(payload["jti"]),
                 expires_at=exp,
                 issued_at=iat,
+                not_before=not_before,
+                kid=kid,
             )
         except (TypeError, ValueError, OverflowError, OSError) as exc:
             raise InvalidAccessToken("malformed claims") from exc

@@ -5,6 +5,7 @@ from app.models.mfa import RecoveryCode
 from app.models.oauth_account import OAuthAccount
 from app.models.passkey import Passkey
 from app.models.session import RefreshToken, UserSession
+from app.models.signing_key import SigningKey
 from app.models.tokens import OneTimeToken, TokenPurpose
 from app.models.user import Role, User
 
@@ -17,6 +18,7 @@ __all__ = [
     "RecoveryCode",
     "RefreshToken",
     "Role",
+    "SigningKey",
     "TokenPurpose",
     "User",
     "UserSession",

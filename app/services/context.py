@@ -17,6 +17,7 @@ from app.core.background import BackgroundRunner
 from app.core.clock import Clock
 from app.core.crypto import DataCipher
 from app.core.jwt import AccessTokenCodec
+from app.core.keyring import KeyRing
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
 from app.database.monitoring import DatabaseMonitor
@@ -56,6 +57,8 @@ class ServiceContext:
     cipher: DataCipher
     # New passwords against Pwned Passwords (with this process's cache and pause).
     breach_check: BreachCheck
+    # The access-token key set as this worker holds it (empty with HMAC algorithms).
+    keyring: KeyRing
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0
     started_at: float = field(default_factory=time.monotonic)  # for uptime

@@ -192,6 +192,22 @@ async def test_tampered_and_forged_access_tokens(harness: Harness) -> None:
     assert await _profile(harness, token) == 200
 
 
+async def test_tokens_not_yet_valid_are_refused(harness: Harness) -> None:
+    """A token signed with our key whose `nbf` lies ahead, or whose `iat` is more than
+    30 s ahead, is refused; once its time has come it works (SPEC §7.3)."""
+    pair = await harness.login(await harness.user())
+    payload = _decode(pair["access_token"])
+    now = int(harness.clock.now().timestamp())
+    early = _forge({**payload, "nbf": now + 120}, {"typ": "at+jwt"})
+    ahead = _forge({**payload, "iat": now + 45}, {"typ": "at+jwt"})
+    slight = _forge({**payload, "iat": now + 20}, {"typ": "at+jwt"})
+    assert await _profile(harness, early) == 401
+    assert await _profile(harness, ahead) == 401
+    assert await _profile(harness, slight) == 200  # within the 30 s skew
+    harness.clock.advance(seconds=121)
+    assert await _profile(harness, early) == 200  # refused while early, not forever
+
+
 async def test_expired_access_token_by_the_clock(harness: Harness) -> None:
     pair = await harness.login(await harness.user())
     harness.clock.advance(minutes=30, seconds=1)
