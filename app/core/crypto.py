@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from collections.abc import Sequence
 from enum import StrEnum
@@ -45,6 +46,19 @@ class Purpose(StrEnum):
 
 class DecryptionError(Exception):
     """The ciphertext is malformed, tampered with, or under a key we do not hold."""
+
+
+class _Mac:
+    """An HMAC-SHA256 keyed once; each use copies the keyed state."""
+
+    def __init__(self, key: bytes) -> None:
+        # A separate label from the AES key of the same purpose: one key, one use.
+        self._keyed = hmac.new(key, b"mac|", hashlib.sha256)
+
+    def copy_with(self, data: bytes) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(data)
+        return mac.digest()
 
 
 def _derive(material: bytes, purpose: Purpose) -> bytes:
@@ -78,6 +92,7 @@ class DataCipher:
             raise ValueError("at least one key is needed")
         self._materials = tuple(keys)
         self._derived: dict[Purpose, tuple[str, dict[str, AESGCM]]] = {}
+        self._macs: dict[Purpose, _Mac] = {}
 
     def _keys(self, purpose: Purpose) -> tuple[str, dict[str, AESGCM]]:
         found = self._derived.get(purpose)
@@ -116,6 +131,18 @@ class DataCipher:
             return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _associated(purpose, context))
         except InvalidTag as exc:
             raise DecryptionError("tampered ciphertext, or another context") from exc
+
+    def mac(self, purpose: Purpose, data: bytes) -> bytes:
+        """HMAC-SHA256 of `data` under the purpose's encrypting key: a value only this
+        service can compute from `data` (e.g. a refresh token's successor)."""
+        return self._mac_keys(purpose).copy_with(data)
+
+    def _mac_keys(self, purpose: Purpose) -> _Mac:
+        found = self._macs.get(purpose)
+        if found is None:
+            found = _Mac(_derive(self._materials[0], purpose))
+            self._macs[purpose] = found
+        return found
 
     def is_current(self, purpose: Purpose, ciphertext: str) -> bool:
         """True when `ciphertext` is under the key that encrypts now (no rewrite needed)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from types import TracebackType
 from typing import Any
 
 from sqlalchemy import event
@@ -57,3 +59,30 @@ async def session_scope(
     """One session per request; rolled back if the use-case did not commit."""
     async with sessionmaker() as session:
         yield session
+
+
+class WriteQueue:
+    """Hot write paths of this process take turns here (SQLite only; a no-op elsewhere).
+
+    SQLite has one writer per file. Writers that meet its lock wait in SQLite's
+    busy handler, which sleeps and retries with growing pauses: under load, a
+    few unlucky requests wait seconds while others pass. Queued in process
+    (an asyncio lock is first come, first served), each waits only for the
+    writes ahead of it. PostgreSQL locks rows, so its writers never queue here.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    async def __aenter__(self) -> None:
+        if self._lock is not None:
+            await self._lock.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._lock is not None:
+            self._lock.release()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.crypto import Purpose
 from app.core.jwt import AccessClaims
 from app.core.security import hash_token, new_token
 from app.errors import InvalidRefreshToken, NotAuthenticated
-from app.models import AuditEvent, RefreshToken, User, UserSession
+from app.models import AuditEvent, RefreshToken, Role, User, UserSession
 from app.repositories.sessions import RefreshTokenRepository, SessionRepository
 from app.repositories.users import UserRepository
 from app.schemas.auth import TokenPair
@@ -71,42 +75,106 @@ class SessionService:
             expires_in=self.ctx.access_tokens.ttl_seconds,
         ).for_session(session.expires_at)
 
+    def _successor_of(self, raw: str) -> str:
+        """The refresh token that follows `raw`: derived, not drawn, so a second
+        presentation within the reuse interval can hand out the same one again."""
+        digest = self.ctx.cipher.mac(
+            Purpose.REFRESH_SUCCESSOR, raw.encode("utf-8", "surrogatepass")
+        )
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    def _idle_since(self, now: datetime) -> datetime | None:
+        minutes = self.ctx.settings.SESSION_IDLE_TIMEOUT_MINUTES
+        return now - timedelta(minutes=minutes) if minutes else None
+
     async def rotate(self, raw: str, client: ClientInfo) -> TokenPair:
-        """Trade a refresh token for a new pair. A second use revokes the whole session."""
+        """Trade a refresh token for a new pair. A second use revokes the whole session,
+        unless it comes within REFRESH_TOKEN_REUSE_INTERVAL_SECONDS of the first and the
+        successor is still unused: then it gets that same successor (two tabs, one token)."""
         now = self.ctx.clock.now()
         token_hash = hash_token(raw)
-        consumed = await self.refresh_tokens.consume(token_hash, now)
-        if consumed is None:
-            await self._handle_dead_token(token_hash, client)
-            raise InvalidRefreshToken()
-        found = await self.sessions.get_with_user(consumed.session_id)
-        if found is None:
-            raise InvalidRefreshToken()
-        session, user = found
-        if session.revoked_at is not None or session.expires_at <= now or not user.is_active:
-            await self.db.rollback()
-            raise InvalidRefreshToken()
-        await self.sessions.touch(session.id, now)
-        pair = await self._pair(session, user, parent_id=consumed.id)
+        successor = self._successor_of(raw)
+        async with self.ctx.write_queue:
+            rotated = await self.refresh_tokens.rotate(
+                token_hash,
+                successor_id=uuid.uuid4(),
+                successor_hash=hash_token(successor),
+                now=now,
+                idle_since=self._idle_since(now),
+            )
+            if rotated is None:
+                repeat = await self._refused(token_hash, successor, client, now)
+                if repeat is None:
+                    raise InvalidRefreshToken()
+                return repeat
+            self._audit_refresh(rotated.user_id, rotated.session_id, client)
+            await self.db.commit()
+        return self._tokens(
+            rotated.session_id, rotated.user_id, rotated.role, rotated.amr, successor
+        )
+
+    def _tokens(
+        self,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        role: Role,
+        amr: Sequence[str],
+        refresh_token: str,
+    ) -> TokenPair:
+        access = self.ctx.access_tokens.encode(
+            user_id=user_id, session_id=session_id, role=role.value, amr=amr
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh_token,
+            expires_in=self.ctx.access_tokens.ttl_seconds,
+        )
+
+    def _audit_refresh(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, client: ClientInfo, **extra: Any
+    ) -> None:
         audit.record(
             self.db,
             self.ctx.clock,
             AuditEvent.TOKEN_REFRESHED,
-            user_id=user.id,
-            actor_id=user.id,
+            user_id=user_id,
+            actor_id=user_id,
             client=client,
-            details={"session_id": str(session.id)},
+            details={"session_id": str(session_id), **extra},
         )
-        await self.db.commit()
-        return pair
 
-    async def _handle_dead_token(self, token_hash: str, client: ClientInfo) -> None:
+    async def _refused(
+        self, token_hash: str, successor: str, client: ClientInfo, now: datetime
+    ) -> TokenPair | None:
+        """Why a refresh token was not rotated, and what follows: a repeat within the
+        reuse interval gets the same successor again (returned), a reuse revokes the
+        session, an idle session is revoked; anything else is just refused (None)."""
+        await self.db.rollback()
         existing = await self.refresh_tokens.get_by_hash(token_hash)
-        if existing is None or existing.used_at is None:
-            return  # unknown, or expired without use: nothing to defend
-        session = await self.sessions.get(existing.session_id)
-        if session is None:
-            return
+        if existing is None:
+            return None  # unknown: nothing to defend
+        found = await self.sessions.get_with_user(existing.session_id)
+        if found is None:
+            return None
+        session, user = found
+        alive = session.revoked_at is None and session.expires_at > now and user.is_active
+        if existing.used_at is None:
+            idle_since = self._idle_since(now)
+            if alive and idle_since is not None and session.last_used_at <= idle_since:
+                await self.revoke(session.id, reason="idle_timeout")
+                await self.db.commit()
+            return None  # expired, or its session is dead
+        interval = self.ctx.settings.REFRESH_TOKEN_REUSE_INTERVAL_SECONDS
+        if alive and interval and now - existing.used_at <= timedelta(seconds=interval):
+            child = await self.refresh_tokens.get_by_hash(hash_token(successor))
+            if child is not None and child.parent_id == existing.id and child.used_at is None:
+                self._audit_refresh(user.id, session.id, client, repeated=True)
+                await self.db.commit()
+                return self._tokens(session.id, user.id, user.role, session.amr, successor)
+        await self._handle_reuse(session, client)
+        return None
+
+    async def _handle_reuse(self, session: UserSession, client: ClientInfo) -> None:
         revoked = await self.revoke(session.id, reason="refresh_reuse")
         audit.record(
             self.db,

@@ -89,3 +89,12 @@ def test_data_keys_encrypt_and_the_pepper_still_opens_older_data() -> None:
 def test_an_empty_key_list_is_a_programming_error() -> None:
     with pytest.raises(ValueError):
         DataCipher([])
+
+
+def test_mac_is_stable_per_key_and_purpose() -> None:
+    cipher = DataCipher([b"k" * 40])
+    one = cipher.mac(Purpose.REFRESH_SUCCESSOR, b"token")
+    assert one == cipher.mac(Purpose.REFRESH_SUCCESSOR, b"token") and len(one) == 32
+    assert one != cipher.mac(Purpose.REFRESH_SUCCESSOR, b"token2")
+    assert one != cipher.mac(Purpose.SIGNING_KEY, b"token")
+    assert one != DataCipher([b"j" * 40]).mac(Purpose.REFRESH_SUCCESSOR, b"token")
