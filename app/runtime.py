@@ -23,7 +23,7 @@ from app.core.jwt import AccessTokenCodec
 from app.core.keyring import KeyRing
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
-from app.database.connection import WriteQueue, create_engine, create_sessionmaker
+from app.database.connection import create_engine, create_sessionmaker, sqlite_writer
 from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 from app.email.factory import build_email_sender
@@ -98,7 +98,7 @@ async def open_context(
         cipher=cipher_from_keys(settings.data_encryption_keys, settings.password_pepper),
         breach_check=BreachCheck(settings, http, clock),
         keyring=keyring,
-        write_queue=WriteQueue(engine),
+        sqlite_writer=sqlite_writer(settings),
         email_retry_delay=email_retry_delay,
     )
     try:
@@ -110,6 +110,8 @@ async def open_context(
         await ctx.store.close()
         if redis is not None:
             await redis.aclose()
+        if ctx.sqlite_writer is not None:
+            ctx.sqlite_writer.close()
         await engine.dispose()
         monitor.remove()
         metrics.process_stopped()

@@ -10,7 +10,8 @@ ceiling measured in this run: the bare app's /health, and bcrypt's own speed.
 
 Environment knobs: BENCH_DURATION (seconds per measurement, default 5),
 BENCH_ROUNDS (default 2), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
-BCRYPT_ROUNDS (12).
+BCRYPT_ROUNDS (12), BENCH_ALGORITHM (the service's ALGORITHM, default HS256;
+ES256 or EdDSA measure the key set's signing and verifying).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 BCRYPT_ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
+ALGORITHM = os.environ.get("BENCH_ALGORITHM", "HS256")
 EMAIL = "bench@example.com"
 PASSWORD = "bench passphrase 1"
 
@@ -192,6 +194,7 @@ def service_env(workdir: Path) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(48),
         "PASSWORD_PEPPER": secrets.token_urlsafe(48),
         "BCRYPT_ROUNDS": str(BCRYPT_ROUNDS),
+        "ALGORITHM": ALGORITHM,
         # The benchmark measures throughput, not the limiter's 429s.
         "RATE_LIMIT_PER_MINUTE": "1000000000",
         "AUTH_RATE_LIMIT_PER_MINUTE": "1000000000",
@@ -238,7 +241,7 @@ def main() -> None:  # noqa: PLR0915
     print(
         f"mode: {mode}; load generator: {'wrk' if have_wrk() else 'asyncio client'}; "
         f"{ROUNDS} rounds x {DURATION:g}s, {CONNECTIONS} connections; "
-        f"bcrypt rounds {BCRYPT_ROUNDS}; {os.cpu_count()} cores",
+        f"bcrypt rounds {BCRYPT_ROUNDS}; {os.cpu_count()} cores; access tokens {ALGORITHM}",
         flush=True,
     )
 
@@ -259,6 +262,7 @@ def main() -> None:  # noqa: PLR0915
             {
                 "bare /health": m(Target(f"{bare_base}/health")),
                 "app /health": m(Target(f"{app_base}/health")),
+                "app /.well-known/jwks.json": m(Target(f"{app_base}/.well-known/jwks.json")),
             }
         )
         print("measuring the authenticated profile ...", flush=True)
@@ -330,6 +334,11 @@ def main() -> None:  # noqa: PLR0915
     rows = [
         ("bare /health", bare, 1.0),
         ("app /health", health["app /health"], health["app /health"].rps / bare.rps),
+        (
+            "app /.well-known/jwks.json",
+            health["app /.well-known/jwks.json"],
+            health["app /.well-known/jwks.json"].rps / bare.rps,
+        ),
         ("bare /health (profile round)", profile["bare /health"], 1.0),
         (
             "app GET /users/profile",
@@ -383,6 +392,18 @@ def main() -> None:  # noqa: PLR0915
     ]
     targets = [
         ("/health >= 0.75 x bare", health["app /health"].rps >= 0.75 * bare.rps),
+        (
+            "JWKS >= 0.75 x bare /health",
+            health["app /.well-known/jwks.json"].rps >= 0.75 * bare.rps,
+        ),
+        (
+            "refresh >= 500 req/s, p99 < 100 ms (PostgreSQL)"
+            if mode.startswith("postgresql")
+            else f"refresh p99 < 150 ms at {CONNECTIONS} connections (SQLite)",
+            refresh.rps >= 500 and refresh.p99_ms < 100
+            if mode.startswith("postgresql")
+            else refresh.p99_ms < 150,
+        ),
         ("profile >= 0.5 x bare /health", app_profile.rps >= 0.5 * profile["bare /health"].rps),
         ("profile >= 2 x reference route", app_profile.rps >= 2 * reference.rps),
         ("login >= 0.9 x bcrypt ceiling (all cores)", login.rps >= 0.9 * ceiling_all),
@@ -399,6 +420,7 @@ def main() -> None:  # noqa: PLR0915
         json.dumps(
             {
                 "mode": mode,
+                "algorithm": ALGORITHM,
                 "rows": [{"scenario": n, **r.__dict__, "ratio": ratio} for n, r, ratio in rows],
                 "bcrypt": {"one_thread": ceiling_one, "all_cores": ceiling_all, "cores": cores},
                 "rss_mib": {"now": rss_now, "peak": rss_peak},

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -16,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+T = TypeVar("T")
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
@@ -61,28 +63,46 @@ async def session_scope(
         yield session
 
 
-class WriteQueue:
-    """Hot write paths of this process take turns here (SQLite only; a no-op elsewhere).
+class SQLiteWriter:
+    """SQLite's hot write transactions, queued in process and run whole in one thread.
 
-    SQLite has one writer per file. Writers that meet its lock wait in SQLite's
-    busy handler, which sleeps and retries with growing pauses: under load, a
-    few unlucky requests wait seconds while others pass. Queued in process
-    (an asyncio lock is first come, first served), each waits only for the
-    writes ahead of it. PostgreSQL locks rows, so its writers never queue here.
+    SQLite has one writer per file. Through the async driver every statement
+    costs several hand-offs between the event loop and the driver's thread
+    (cursor, execute, fetch, close), each a wake-up and a GIL hand-over, and
+    writers that meet the file lock sleep in SQLite's busy handler with
+    growing pauses: under load a few requests waited seconds. Here a write
+    transaction is one function run on a single thread with a plain sqlite3
+    connection: one hand-off per transaction, and writers wait their turn in
+    the executor's queue (first come, first served) instead of on the lock.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+    def __init__(self, url: str) -> None:
+        sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+        self._engine = create_sync_engine(
+            sync_url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,
+        )
+        event.listen(self._engine, "connect", _sqlite_on_connect)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
-    async def __aenter__(self) -> None:
-        if self._lock is not None:
-            await self._lock.acquire()
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one transaction (committed when it returns, rolled back if it raises)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, work)
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._lock is not None:
-            self._lock.release()
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        with self._engine.begin() as connection:
+            return work(connection)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._engine.dispose()
+
+
+def sqlite_writer(settings: Settings) -> SQLiteWriter | None:
+    """The in-process writer for SQLite databases; None for PostgreSQL (row locks suffice)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return SQLiteWriter(settings.database_url)

@@ -18,6 +18,12 @@ class AuditRepository:
         """Queue the row; it is written with the use-case's commit."""
         self.db.add(entry)
 
+    @staticmethod
+    def insert_sync(connection: sa.Connection, entry: AuditLog) -> None:
+        """Write the row on a synchronous connection (the SQLite writer's transaction)."""
+        table: sa.Table = AuditLog.__table__  # type: ignore[attr-defined]
+        connection.execute(sa.insert(table).values(**entry.model_dump()))
+
     async def search(
         self,
         *,

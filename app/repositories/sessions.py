@@ -134,95 +134,41 @@ class RefreshTokenRepository:
         """Spend a live token of a live session and store its successor; None otherwise.
 
         The token must be unused and unexpired, its session unrevoked, unexpired
-        and (with an idle timeout) used after `idle_since`, its user active. On
-        PostgreSQL all of it (consume, insert the successor, touch the session)
-        is one statement; SQLite, which has no data-modifying CTEs, takes four
-        (one file, no network: round trips cost little there).
+        and (with an idle timeout) used after `idle_since`, its user active.
+        Consume, insert the successor and touch the session are one statement
+        (data-modifying CTEs: PostgreSQL). SQLite runs `rotate_sqlite` instead.
         """
         rt, s, u = _TOKENS, _SESSIONS, _USERS
-        live = sa.select(s.c.id).join(u, u.c.id == s.c.user_id)
-        live = live.where(s.c.revoked_at.is_(None), s.c.expires_at > now, u.c.is_active.is_(True))
-        if idle_since is not None:
-            live = live.where(s.c.last_used_at > idle_since)
-        consume = (
-            sa.update(rt)
-            .where(
-                rt.c.token_hash == token_hash,
-                rt.c.used_at.is_(None),
-                rt.c.expires_at > now,
-                rt.c.session_id.in_(live),
-            )
-            .values(used_at=now)
-            .returning(rt.c.id, rt.c.session_id, rt.c.expires_at)
+        consumed = _consume(token_hash, now, idle_since).cte("consumed")
+        inserted = sa.insert(rt).from_select(
+            ["id", "session_id", "parent_id", "token_hash", "created_at", "expires_at"],
+            sa.select(
+                sa.literal(successor_id, sa.Uuid()),
+                consumed.c.session_id,
+                consumed.c.id,
+                sa.literal(successor_hash, sa.String()),
+                sa.literal(now, UTCDateTime()),
+                consumed.c.expires_at,
+            ),
         )
-        successor = {
-            "id": successor_id,
-            "token_hash": successor_hash,
-            "created_at": now,
-        }
-        connection = await self.db.connection()
-        if connection.dialect.name == "postgresql":
-            consumed = consume.cte("consumed")
-            inserted = sa.insert(rt).from_select(
-                ["id", "session_id", "parent_id", "token_hash", "created_at", "expires_at"],
-                sa.select(
-                    sa.literal(successor_id, sa.Uuid()),
-                    consumed.c.session_id,
-                    consumed.c.id,
-                    sa.literal(successor_hash, sa.String()),
-                    sa.literal(now, UTCDateTime()),
-                    consumed.c.expires_at,
-                ),
-            )
-            touched = (
-                sa.update(s)
-                .where(s.c.id.in_(sa.select(consumed.c.session_id)))
-                .values(last_used_at=now)
-            )
-            # The outer query reads the snapshot before the CTEs' writes: the
-            # session's owner, amr and role, which no part of this statement changes.
-            statement: Any = (
-                sa.select(
-                    consumed.c.session_id, s.c.user_id, u.c.role, s.c.amr, consumed.c.expires_at
-                )
-                .select_from(consumed)
-                .join(s, s.c.id == consumed.c.session_id)
-                .join(u, u.c.id == s.c.user_id)
-                .add_cte(inserted.cte("inserted"))
-                .add_cte(touched.cte("touched"))
-            )
-            row = (await connection.execute(statement)).first()
-            if row is None:
-                return None
-        else:
-            spent = (await connection.execute(consume)).first()
-            if spent is None:
-                return None
-            await connection.execute(
-                sa.insert(rt).values(
-                    **successor,
-                    session_id=spent.session_id,
-                    parent_id=spent.id,
-                    expires_at=spent.expires_at,
-                )
-            )
-            await connection.execute(
-                sa.update(s).where(s.c.id == spent.session_id).values(last_used_at=now)
-            )
-            owner = (
-                await connection.execute(
-                    sa.select(s.c.user_id, u.c.role, s.c.amr)
-                    .join(u, u.c.id == s.c.user_id)
-                    .where(s.c.id == spent.session_id)
-                )
-            ).one()
-            return Rotated(
-                session_id=spent.session_id,
-                user_id=owner.user_id,
-                role=Role(owner.role),
-                amr=list(owner.amr or []),
-                expires_at=spent.expires_at,
-            )
+        touched = (
+            sa.update(s)
+            .where(s.c.id.in_(sa.select(consumed.c.session_id)))
+            .values(last_used_at=now)
+        )
+        # The outer query reads the snapshot before the CTEs' writes: the
+        # session's owner, amr and role, which no part of this statement changes.
+        statement: Any = (
+            sa.select(consumed.c.session_id, s.c.user_id, u.c.role, s.c.amr, consumed.c.expires_at)
+            .select_from(consumed)
+            .join(s, s.c.id == consumed.c.session_id)
+            .join(u, u.c.id == s.c.user_id)
+            .add_cte(inserted.cte("inserted"))
+            .add_cte(touched.cte("touched"))
+        )
+        row = (await self.db.exec(statement)).first()
+        if row is None:
+            return None
         return Rotated(
             session_id=row.session_id,
             user_id=row.user_id,
@@ -236,3 +182,64 @@ class RefreshTokenRepository:
             select(RefreshToken).where(RefreshToken.token_hash == token_hash)
         )
         return result.first()
+
+
+def _consume(token_hash: str, now: datetime, idle_since: datetime | None) -> Any:
+    """UPDATE ... RETURNING that spends a live token of a live session (see `rotate`)."""
+    rt, s, u = _TOKENS, _SESSIONS, _USERS
+    live = sa.select(s.c.id).join(u, u.c.id == s.c.user_id)
+    live = live.where(s.c.revoked_at.is_(None), s.c.expires_at > now, u.c.is_active.is_(True))
+    if idle_since is not None:
+        live = live.where(s.c.last_used_at > idle_since)
+    return (
+        sa.update(rt)
+        .where(
+            rt.c.token_hash == token_hash,
+            rt.c.used_at.is_(None),
+            rt.c.expires_at > now,
+            rt.c.session_id.in_(live),
+        )
+        .values(used_at=now)
+        .returning(rt.c.id, rt.c.session_id, rt.c.expires_at)
+    )
+
+
+def rotate_sqlite(
+    connection: sa.Connection,
+    token_hash: str,
+    *,
+    successor_id: uuid.UUID,
+    successor_hash: str,
+    now: datetime,
+    idle_since: datetime | None,
+) -> Rotated | None:
+    """`RefreshTokenRepository.rotate` for SQLite, on a synchronous connection (run by
+    the in-process SQLite writer, see `app/database/connection.py`). SQLite has no
+    data-modifying CTEs: four statements, in one transaction on one thread."""
+    rt, s, u = _TOKENS, _SESSIONS, _USERS
+    spent = connection.execute(_consume(token_hash, now, idle_since)).first()
+    if spent is None:
+        return None
+    connection.execute(
+        sa.insert(rt).values(
+            id=successor_id,
+            token_hash=successor_hash,
+            created_at=now,
+            session_id=spent.session_id,
+            parent_id=spent.id,
+            expires_at=spent.expires_at,
+        )
+    )
+    connection.execute(sa.update(s).where(s.c.id == spent.session_id).values(last_used_at=now))
+    owner = connection.execute(
+        sa.select(s.c.user_id, u.c.role, s.c.amr)
+        .join(u, u.c.id == s.c.user_id)
+        .where(s.c.id == spent.session_id)
+    ).one()
+    return Rotated(
+        session_id=spent.session_id,
+        user_id=owner.user_id,
+        role=Role(owner.role),
+        amr=list(owner.amr or []),
+        expires_at=spent.expires_at,
+    )

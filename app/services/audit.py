@@ -26,16 +26,29 @@ def record(
 
     Each event is also counted in /metrics (`auth_security_events_total{event=...}`).
     """
+    AuditRepository(db).add(
+        entry(clock, event, user_id=user_id, actor_id=actor_id, client=client, details=details)
+    )
+
+
+def entry(
+    clock: Clock,
+    event: AuditEvent,
+    *,
+    user_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    client: ClientInfo | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    """The audit row `record` adds (counted in /metrics), for writers outside an AsyncSession."""
     metrics.auth_event(event.value)
     client = client or ClientInfo()
-    AuditRepository(db).add(
-        AuditLog(
-            event=event.value,
-            user_id=user_id,
-            actor_id=actor_id,
-            ip=client.ip,
-            user_agent=client.user_agent,
-            details=details or {},
-            created_at=clock.now(),
-        )
+    return AuditLog(
+        event=event.value,
+        user_id=user_id,
+        actor_id=actor_id,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        details=details or {},
+        created_at=clock.now(),
     )

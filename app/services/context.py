@@ -20,7 +20,7 @@ from app.core.jwt import AccessTokenCodec
 from app.core.keyring import KeyRing
 from app.core.ratelimit import RateLimiter
 from app.core.security import PasswordHasher
-from app.database.connection import WriteQueue
+from app.database.connection import SQLiteWriter
 from app.database.monitoring import DatabaseMonitor
 from app.email.base import EmailSender
 from app.services.breach import BreachCheck
@@ -60,8 +60,8 @@ class ServiceContext:
     breach_check: BreachCheck
     # The access-token key set as this worker holds it (empty with HMAC algorithms).
     keyring: KeyRing
-    # SQLite: hot write paths (refresh) queue here instead of on the file lock.
-    write_queue: WriteQueue
+    # SQLite: hot write transactions (refresh) queue here instead of on the file lock.
+    sqlite_writer: SQLiteWriter | None
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0
     started_at: float = field(default_factory=time.monotonic)  # for uptime

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +17,13 @@ from app.core.jwt import AccessClaims
 from app.core.security import hash_token, new_token
 from app.errors import InvalidRefreshToken, NotAuthenticated
 from app.models import AuditEvent, RefreshToken, Role, User, UserSession
-from app.repositories.sessions import RefreshTokenRepository, SessionRepository
+from app.repositories.audit import AuditRepository
+from app.repositories.sessions import (
+    RefreshTokenRepository,
+    Rotated,
+    SessionRepository,
+    rotate_sqlite,
+)
 from app.repositories.users import UserRepository
 from app.schemas.auth import TokenPair
 from app.services import audit
@@ -84,8 +91,7 @@ class SessionService:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
     def _idle_since(self, now: datetime) -> datetime | None:
-        minutes = self.ctx.settings.SESSION_IDLE_TIMEOUT_MINUTES
-        return now - timedelta(minutes=minutes) if minutes else None
+        return idle_since(self.ctx.settings.SESSION_IDLE_TIMEOUT_MINUTES, now)
 
     async def rotate(self, raw: str, client: ClientInfo) -> TokenPair:
         """Trade a refresh token for a new pair. A second use revokes the whole session,
@@ -94,24 +100,53 @@ class SessionService:
         now = self.ctx.clock.now()
         token_hash = hash_token(raw)
         successor = self._successor_of(raw)
-        async with self.ctx.write_queue:
-            rotated = await self.refresh_tokens.rotate(
-                token_hash,
-                successor_id=uuid.uuid4(),
-                successor_hash=hash_token(successor),
-                now=now,
-                idle_since=self._idle_since(now),
+        options: dict[str, Any] = {
+            "successor_id": uuid.uuid4(),
+            "successor_hash": hash_token(successor),
+            "now": now,
+            "idle_since": self._idle_since(now),
+        }
+        writer = self.ctx.sqlite_writer
+        if writer is not None:
+            rotated = await writer.run(
+                lambda connection: self._rotate_sqlite(connection, token_hash, client, options)
             )
-            if rotated is None:
-                repeat = await self._refused(token_hash, successor, client, now)
-                if repeat is None:
-                    raise InvalidRefreshToken()
-                return repeat
-            self._audit_refresh(rotated.user_id, rotated.session_id, client)
-            await self.db.commit()
+        else:
+            rotated = await self.refresh_tokens.rotate(token_hash, **options)
+            if rotated is not None:
+                self._audit_refresh(rotated.user_id, rotated.session_id, client)
+                await self.db.commit()
+        if rotated is None:
+            repeat = await self._refused(token_hash, successor, client, now)
+            if repeat is None:
+                raise InvalidRefreshToken()
+            return repeat
         return self._tokens(
             rotated.session_id, rotated.user_id, rotated.role, rotated.amr, successor
         )
+
+    def _rotate_sqlite(
+        self,
+        connection: sa.Connection,
+        token_hash: str,
+        client: ClientInfo,
+        options: dict[str, Any],
+    ) -> Rotated | None:
+        """The same writes on SQLite, run whole by the in-process writer (its transaction)."""
+        rotated = rotate_sqlite(connection, token_hash, **options)
+        if rotated is not None:
+            AuditRepository.insert_sync(
+                connection,
+                audit.entry(
+                    self.ctx.clock,
+                    AuditEvent.TOKEN_REFRESHED,
+                    user_id=rotated.user_id,
+                    actor_id=rotated.user_id,
+                    client=client,
+                    details={"session_id": str(rotated.session_id)},
+                ),
+            )
+        return rotated
 
     def _tokens(
         self,
@@ -230,6 +265,11 @@ class SessionService:
     async def session_of_refresh_token(self, raw: str) -> UserSession | None:
         token = await self.refresh_tokens.get_by_hash(hash_token(raw))
         return None if token is None else await self.sessions.get(token.session_id)
+
+
+def idle_since(timeout_minutes: int, now: datetime) -> datetime | None:
+    """With an idle timeout, the last use a session needs after it to be alive; else None."""
+    return now - timedelta(minutes=timeout_minutes) if timeout_minutes else None
 
 
 def snapshot(user: User, providers: list[str]) -> UserSnapshot:

@@ -16,7 +16,7 @@ from app.schemas.users import SessionOut, UserOut
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
 from app.services.principals import Principal, UserSnapshot
-from app.services.sessions import SessionService
+from app.services.sessions import SessionService, idle_since
 
 
 def user_out(user: User | UserSnapshot, providers: Sequence[str]) -> UserOut:
@@ -77,7 +77,16 @@ class UserService:
         return user_out(user, principal.user.providers)
 
     async def sessions(self, principal: Principal) -> list[SessionOut]:
-        rows = await SessionRepository(self.db).list_active(principal.user.id, self.ctx.clock.now())
+        now = self.ctx.clock.now()
+        cutoff = idle_since(self.ctx.settings.SESSION_IDLE_TIMEOUT_MINUTES, now)
+        rows = await SessionRepository(self.db).list_active(principal.user.id, now)
+        # An idle session is dead even before a refresh finds it out; the caller's own
+        # session is listed while its access token lives.
+        rows = [
+            r
+            for r in rows
+            if cutoff is None or r.last_used_at > cutoff or r.id == principal.session_id
+        ]
         return [
             SessionOut(
                 id=row.id,

@@ -112,3 +112,15 @@ async def test_idle_timeout_is_off_by_default(harness: Harness) -> None:
     pair = await harness.login(await harness.user())
     harness.clock.advance(days=6)
     assert (await _refresh(harness, pair["refresh_token"]))[0] == 200
+
+
+async def test_idle_sessions_leave_the_session_list(make_harness: HarnessFactory) -> None:
+    harness = await make_harness(SESSION_IDLE_TIMEOUT_MINUTES=10)
+    email = await harness.user()
+    await harness.login(email)  # another device, never used again
+    harness.clock.advance(minutes=11)
+    current = await harness.login(email)
+    response = await harness.client.get(
+        f"{API}/users/sessions", headers=bearer(current["access_token"])
+    )
+    assert [s["current"] for s in response.json()] == [True]
