@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import RefreshToken, Role, User, UserSession
+from app.models import AuditLog, RefreshToken, Role, User, UserSession
 from app.models.base import UTCDateTime
 
 _TOKENS: sa.Table = RefreshToken.__table__  # type: ignore[attr-defined]
@@ -130,16 +130,39 @@ class RefreshTokenRepository:
         successor_hash: str,
         now: datetime,
         idle_since: datetime | None,
+        audit_entry: AuditLog,
     ) -> Rotated | None:
         """Spend a live token of a live session and store its successor; None otherwise.
 
         The token must be unused and unexpired, its session unrevoked, unexpired
         and (with an idle timeout) used after `idle_since`, its user active.
-        Consume, insert the successor and touch the session are one statement
-        (data-modifying CTEs: PostgreSQL). SQLite runs `rotate_sqlite` instead.
+        Consume, insert the successor, touch the session and write `audit_entry`
+        (its user and `details.session_id` filled in from the session) are one
+        statement, data-modifying CTEs (PostgreSQL), run without a transaction
+        around it: one statement is atomic by itself, so no BEGIN and COMMIT
+        round trips. SQLite runs `rotate_sqlite` instead.
         """
         rt, s, u = _TOKENS, _SESSIONS, _USERS
         consumed = _consume(token_hash, now, idle_since).cte("consumed")
+        audit: sa.Table = AuditLog.__table__  # type: ignore[attr-defined]
+        audited = sa.insert(audit).from_select(
+            ["id", "event", "user_id", "actor_id", "ip", "user_agent", "details", "created_at"],
+            sa.select(
+                sa.literal(audit_entry.id, sa.Uuid()),
+                sa.literal(audit_entry.event, sa.String()),
+                s.c.user_id,
+                s.c.user_id,
+                sa.literal(audit_entry.ip, sa.String()),
+                sa.literal(audit_entry.user_agent, sa.String()),
+                sa.func.json_build_object(
+                    sa.literal("session_id", sa.String()),
+                    sa.cast(consumed.c.session_id, sa.String()),
+                ),
+                sa.literal(audit_entry.created_at, UTCDateTime()),
+            )
+            .select_from(consumed)
+            .join(s, s.c.id == consumed.c.session_id),
+        )
         inserted = sa.insert(rt).from_select(
             ["id", "session_id", "parent_id", "token_hash", "created_at", "expires_at"],
             sa.select(
@@ -165,8 +188,10 @@ class RefreshTokenRepository:
             .join(u, u.c.id == s.c.user_id)
             .add_cte(inserted.cte("inserted"))
             .add_cte(touched.cte("touched"))
+            .add_cte(audited.cte("audited"))
         )
-        row = (await self.db.exec(statement)).first()
+        connection = await self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        row = (await connection.execute(statement)).first()
         if row is None:
             return None
         return Rotated(

@@ -26,9 +26,15 @@ def record(
 
     Each event is also counted in /metrics (`auth_security_events_total{event=...}`).
     """
+    count(event)
     AuditRepository(db).add(
         entry(clock, event, user_id=user_id, actor_id=actor_id, client=client, details=details)
     )
+
+
+def count(event: AuditEvent) -> None:
+    """Count an event in /metrics; `record` does it, writers of `entry` rows call it."""
+    metrics.auth_event(event.value)
 
 
 def entry(
@@ -40,8 +46,7 @@ def entry(
     client: ClientInfo | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """The audit row `record` adds (counted in /metrics), for writers outside an AsyncSession."""
-    metrics.auth_event(event.value)
+    """The audit row `record` adds, for writers that insert it themselves (then `count` it)."""
     client = client or ClientInfo()
     return AuditLog(
         event=event.value,

@@ -112,15 +112,17 @@ class SessionService:
                 lambda connection: self._rotate_sqlite(connection, token_hash, client, options)
             )
         else:
-            rotated = await self.refresh_tokens.rotate(token_hash, **options)
-            if rotated is not None:
-                self._audit_refresh(rotated.user_id, rotated.session_id, client)
-                await self.db.commit()
+            # The audit row is written by the same statement; its user and session
+            # come from the token's session.
+            entry = audit.entry(self.ctx.clock, AuditEvent.TOKEN_REFRESHED, client=client)
+            rotated = await self.refresh_tokens.rotate(token_hash, audit_entry=entry, **options)
+            await self.db.close()  # no transaction to commit: back to the pool at once
         if rotated is None:
             repeat = await self._refused(token_hash, successor, client, now)
             if repeat is None:
                 raise InvalidRefreshToken()
             return repeat
+        audit.count(AuditEvent.TOKEN_REFRESHED)
         return self._tokens(
             rotated.session_id, rotated.user_id, rotated.role, rotated.amr, successor
         )

@@ -51,6 +51,13 @@ async def test_two_tabs_within_the_interval_get_the_same_successor(
     assert first["access_token"] != second["access_token"]
     assert await _profile(harness, second["access_token"]) == 200
     assert await _children(harness) == 1
+    session = await _session(harness)
+    async with harness.ctx.sessionmaker() as db:
+        rows = (await db.exec(select(AuditLog).where(AuditLog.event == "token_refreshed"))).all()
+    assert len(rows) == 2
+    assert {r.user_id for r in rows} == {r.actor_id for r in rows} == {session.user_id}
+    assert [r.details["session_id"] for r in rows] == [str(session.id)] * 2
+    assert sorted(r.details.get("repeated", False) for r in rows) == [False, True]
     # The shared successor works, and then the old token is plain reuse.
     third_status, third = await _refresh(harness, first["refresh_token"])
     assert third_status == 200
