@@ -2,7 +2,9 @@
 
 - `GET /health` returns the same JSON as the service's /health.
 - `GET /reference/profile` is the straightforward authenticated route: decode
-  the JWT, then load the user from the database on every request.
+  the JWT, then load the user from the database on every request. With an
+  asymmetric ALGORITHM the key comes from the service's JWKS (REFERENCE_JWKS_URL)
+  through PyJWT's PyJWKClient, as a downstream service would verify.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from app.models import User
 def create_app() -> FastAPI:
     engine = create_async_engine(os.environ["DATABASE_URL"])
     sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
-    key = os.environ["SECRET_KEY"]
+    algorithm = os.environ.get("ALGORITHM", "HS256")
+    secret = os.environ["SECRET_KEY"]
+    jwks = jwt.PyJWKClient(os.environ["REFERENCE_JWKS_URL"]) if algorithm[:2] != "HS" else None
     issuer = os.environ.get("BACKEND_BASE_URL", "http://localhost:8000")
     app = FastAPI()
     health = {"status": "ok", "version": __version__}
@@ -34,11 +38,13 @@ def create_app() -> FastAPI:
 
     @app.get("/reference/profile")
     async def profile(authorization: Annotated[str, Header()]) -> dict[str, Any]:
+        token = authorization.removeprefix("Bearer ")
         try:
+            key: Any = secret if jwks is None else jwks.get_signing_key_from_jwt(token).key
             claims = jwt.decode(
-                authorization.removeprefix("Bearer "),
+                token,
                 key,
-                algorithms=["HS256"],
+                algorithms=[algorithm],
                 audience=issuer,
                 issuer=issuer,
             )

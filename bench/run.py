@@ -238,6 +238,8 @@ def main() -> None:  # noqa: PLR0915
     app_port, bare_port = free_port(), free_port()
     app_base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
     mode = mode_name(env)
+    # The reference route verifies asymmetric tokens with the service's JWKS.
+    env = {**env, "REFERENCE_JWKS_URL": f"{app_base}/.well-known/jwks.json"}
     print(
         f"mode: {mode}; load generator: {'wrk' if have_wrk() else 'asyncio client'}; "
         f"{ROUNDS} rounds x {DURATION:g}s, {CONNECTIONS} connections; "

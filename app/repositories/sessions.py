@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,56 +143,20 @@ class RefreshTokenRepository:
         around it: one statement is atomic by itself, so no BEGIN and COMMIT
         round trips. SQLite runs `rotate_sqlite` instead.
         """
-        rt, s, u = _TOKENS, _SESSIONS, _USERS
-        consumed = _consume(token_hash, now, idle_since).cte("consumed")
-        audit: sa.Table = AuditLog.__table__  # type: ignore[attr-defined]
-        audited = sa.insert(audit).from_select(
-            ["id", "event", "user_id", "actor_id", "ip", "user_agent", "details", "created_at"],
-            sa.select(
-                sa.literal(audit_entry.id, sa.Uuid()),
-                sa.literal(audit_entry.event, sa.String()),
-                s.c.user_id,
-                s.c.user_id,
-                sa.literal(audit_entry.ip, sa.String()),
-                sa.literal(audit_entry.user_agent, sa.String()),
-                sa.func.json_build_object(
-                    sa.literal("session_id", sa.String()),
-                    sa.cast(consumed.c.session_id, sa.String()),
-                ),
-                sa.literal(audit_entry.created_at, UTCDateTime()),
-            )
-            .select_from(consumed)
-            .join(s, s.c.id == consumed.c.session_id),
-        )
-        inserted = sa.insert(rt).from_select(
-            ["id", "session_id", "parent_id", "token_hash", "created_at", "expires_at"],
-            sa.select(
-                sa.literal(successor_id, sa.Uuid()),
-                consumed.c.session_id,
-                consumed.c.id,
-                sa.literal(successor_hash, sa.String()),
-                sa.literal(now, UTCDateTime()),
-                consumed.c.expires_at,
-            ),
-        )
-        touched = (
-            sa.update(s)
-            .where(s.c.id.in_(sa.select(consumed.c.session_id)))
-            .values(last_used_at=now)
-        )
-        # The outer query reads the snapshot before the CTEs' writes: the
-        # session's owner, amr and role, which no part of this statement changes.
-        statement: Any = (
-            sa.select(consumed.c.session_id, s.c.user_id, u.c.role, s.c.amr, consumed.c.expires_at)
-            .select_from(consumed)
-            .join(s, s.c.id == consumed.c.session_id)
-            .join(u, u.c.id == s.c.user_id)
-            .add_cte(inserted.cte("inserted"))
-            .add_cte(touched.cte("touched"))
-            .add_cte(audited.cte("audited"))
-        )
+        params = {
+            "presented_hash": token_hash,
+            "now": now,
+            "idle_since": idle_since,
+            "successor_id": successor_id,
+            "successor_hash": successor_hash,
+            "audit_id": audit_entry.id,
+            "audit_event": audit_entry.event,
+            "audit_ip": audit_entry.ip,
+            "audit_user_agent": audit_entry.user_agent,
+        }
+        statement = _postgres_rotation(with_idle=idle_since is not None)
         connection = await self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        row = (await connection.execute(statement)).first()
+        row = (await connection.execute(statement, params)).first()
         if row is None:
             return None
         return Rotated(
@@ -209,7 +174,64 @@ class RefreshTokenRepository:
         return result.first()
 
 
-def _consume(token_hash: str, now: datetime, idle_since: datetime | None) -> Any:
+@functools.cache
+def _postgres_rotation(*, with_idle: bool) -> Any:
+    """The one-statement rotation of `RefreshTokenRepository.rotate`, built once with
+    bound parameters (building and hashing it anew for every refresh costs more than
+    the database's work). No parameter is named like a column: in an UPDATE,
+    SQLAlchemy would take that value as one more SET."""
+    rt, s, u = _TOKENS, _SESSIONS, _USERS
+    now = sa.bindparam("now", type_=UTCDateTime())
+    idle = sa.bindparam("idle_since", type_=UTCDateTime()) if with_idle else None
+    presented = sa.bindparam("presented_hash", type_=sa.String())
+    consumed = _consume(presented, now, idle).cte("consumed")
+    audit: sa.Table = AuditLog.__table__  # type: ignore[attr-defined]
+    audited = sa.insert(audit).from_select(
+        ["id", "event", "user_id", "actor_id", "ip", "user_agent", "details", "created_at"],
+        sa.select(
+            sa.bindparam("audit_id", type_=sa.Uuid()),
+            sa.bindparam("audit_event", type_=sa.String()),
+            s.c.user_id,
+            s.c.user_id,
+            sa.bindparam("audit_ip", type_=sa.String()),
+            sa.bindparam("audit_user_agent", type_=sa.String()),
+            sa.func.json_build_object(
+                sa.literal("session_id", sa.String()),
+                sa.cast(consumed.c.session_id, sa.String()),
+            ),
+            now,
+        )
+        .select_from(consumed)
+        .join(s, s.c.id == consumed.c.session_id),
+    )
+    inserted = sa.insert(rt).from_select(
+        ["id", "session_id", "parent_id", "token_hash", "created_at", "expires_at"],
+        sa.select(
+            sa.bindparam("successor_id", type_=sa.Uuid()),
+            consumed.c.session_id,
+            consumed.c.id,
+            sa.bindparam("successor_hash", type_=sa.String()),
+            now,
+            consumed.c.expires_at,
+        ),
+    )
+    touched = (
+        sa.update(s).where(s.c.id.in_(sa.select(consumed.c.session_id))).values(last_used_at=now)
+    )
+    # The outer query reads the snapshot before the CTEs' writes: the
+    # session's owner, amr and role, which no part of this statement changes.
+    return (
+        sa.select(consumed.c.session_id, s.c.user_id, u.c.role, s.c.amr, consumed.c.expires_at)
+        .select_from(consumed)
+        .join(s, s.c.id == consumed.c.session_id)
+        .join(u, u.c.id == s.c.user_id)
+        .add_cte(inserted.cte("inserted"))
+        .add_cte(touched.cte("touched"))
+        .add_cte(audited.cte("audited"))
+    )
+
+
+def _consume(token_hash: Any, now: Any, idle_since: Any) -> Any:
     """UPDATE ... RETURNING that spends a live token of a live session (see `rotate`)."""
     rt, s, u = _TOKENS, _SESSIONS, _USERS
     live = sa.select(s.c.id).join(u, u.c.id == s.c.user_id)
