@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlmodel import select
 
 from app.core import keyring as core_keyring
+from app.core.crypto import DecryptionError, Purpose
 from app.models import SigningKey
 from app.services.signing import keyset
 from app.services.signing.loader import KeyLoader
@@ -104,16 +105,8 @@ async def test_private_keys_are_encrypted_at_rest(make_harness: HarnessFactory) 
         assert row.private_key.startswith("v1.")
         assert "PRIVATE KEY" not in row.private_key
         # Bound to its kid: copied to another row it does not open.
-        with pytest.raises(Exception, match="context"):
-            harness.ctx.cipher.decrypt(
-                core_keyring_purpose(), row.private_key, context=row.kid + "x"
-            )
-
-
-def core_keyring_purpose() -> Any:
-    from app.core.crypto import Purpose
-
-    return Purpose.SIGNING_KEY
+        with pytest.raises(DecryptionError, match="context"):
+            harness.ctx.cipher.decrypt(Purpose.SIGNING_KEY, row.private_key, context=row.kid + "x")
 
 
 async def test_rotation_keeps_old_tokens_until_expiry_then_the_key_leaves(
@@ -142,8 +135,33 @@ async def test_rotation_keeps_old_tokens_until_expiry_then_the_key_leaves(
     assert await loader.refresh()
     kids = {k["kid"] for k in (await _jwks(harness))["keys"]}
     assert old_kid not in kids and next_kid in kids and len(kids) == 2
-    # A token it signed (forged here with a future expiry) is refused.
-    assert old_kid not in harness.ctx.keyring.snapshot.verifying
+    # A token it signed, even a fresh one, is refused from now on.
+    old_row = next(r for r in await _rows(harness) if r.kid == old_kid)
+    old_key = core_keyring.load_private_pem(
+        harness.ctx.cipher.decrypt(Purpose.SIGNING_KEY, old_row.private_key, context=old_kid)
+    )
+    payload = jwt.decode(fresh["access_token"], options={"verify_signature": False})
+    now = int(harness.clock.now().timestamp())
+    late = _forge(
+        {"typ": "at+jwt", "kid": old_kid},
+        {**payload, "iat": now, "exp": now + 60},
+        old_key,
+        "ES256",
+    )
+    assert await _profile(harness, late) == 401
+    renewed = _forge(
+        {"typ": "at+jwt", "kid": next_kid},
+        {**payload, "iat": now, "exp": now + 60},
+        core_keyring.load_private_pem(
+            harness.ctx.cipher.decrypt(
+                Purpose.SIGNING_KEY,
+                next(r for r in await _rows(harness) if r.kid == next_kid).private_key,
+                context=next_kid,
+            )
+        ),
+        "ES256",
+    )
+    assert await _profile(harness, renewed) == 200  # the same claims under a published key
 
 
 async def test_a_running_worker_notices_a_rotation_without_restart(
