@@ -125,7 +125,7 @@ class SessionService:
         audit.count(AuditEvent.TOKEN_REFRESHED)
         return self._tokens(
             rotated.session_id, rotated.user_id, rotated.role, rotated.amr, successor
-        )
+        ).for_session(rotated.expires_at)
 
     def _rotate_sqlite(
         self,
@@ -207,7 +207,8 @@ class SessionService:
             if child is not None and child.parent_id == existing.id and child.used_at is None:
                 self._audit_refresh(user.id, session.id, client, repeated=True)
                 await self.db.commit()
-                return self._tokens(session.id, user.id, user.role, session.amr, successor)
+                pair = self._tokens(session.id, user.id, user.role, session.amr, successor)
+                return pair.for_session(session.expires_at)
         await self._handle_reuse(session, client)
         return None
 
