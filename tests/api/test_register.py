@@ -17,11 +17,12 @@ async def test_register_returns_user_out_and_mails_a_link(harness: Harness) -> N
     body = response.json()
     assert set(body) == {
         "id", "email", "full_name", "role", "is_active", "is_verified", "created_at",
-        "oauth_providers", "locale",
+        "oauth_providers", "locale", "mfa_enabled",
     }  # fmt: skip
     assert body["email"] == "new.user@example.com"
     assert body["role"] == "user" and body["is_active"] and not body["is_verified"]
     assert body["oauth_providers"] == []
+    assert body["mfa_enabled"] is False
     assert "password" not in response.text and "$2b$" not in response.text
     await harness.settle()
     link = harness.mailbox.link("new.user@example.com", "/verify-email")

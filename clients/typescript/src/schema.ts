@@ -35,6 +35,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that sign access tokens (next, current and recent previous ones) */
+        get: operations["keys-jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/profile": {
         parameters: {
             query?: never;
@@ -1188,6 +1205,62 @@ export interface components {
              */
             version: string;
         };
+        /**
+         * JwkOut
+         * @description One public key: its type, id, algorithm and public parameters only.
+         */
+        JwkOut: {
+            /**
+             * Kty
+             * @enum {string}
+             */
+            kty: "EC" | "OKP" | "RSA";
+            /** Kid */
+            kid: string;
+            /**
+             * Alg
+             * @enum {string}
+             */
+            alg: "ES256" | "EdDSA" | "RS256";
+            /**
+             * Use
+             * @constant
+             */
+            use: "sig";
+            /**
+             * Crv
+             * @description EC and OKP keys: the curve
+             */
+            crv?: string | null;
+            /**
+             * X
+             * @description EC and OKP keys
+             */
+            x?: string | null;
+            /**
+             * Y
+             * @description EC keys
+             */
+            y?: string | null;
+            /**
+             * N
+             * @description RSA keys: the modulus
+             */
+            n?: string | null;
+            /**
+             * E
+             * @description RSA keys: the public exponent
+             */
+            e?: string | null;
+        };
+        /** JwksOut */
+        JwksOut: {
+            /**
+             * Keys
+             * @description Empty when the service signs with an HMAC algorithm
+             */
+            keys: components["schemas"]["JwkOut"][];
+        };
         /** LockedErrorOut */
         LockedErrorOut: {
             /**
@@ -1972,6 +2045,49 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReadyOut"];
+                };
+            };
+        };
+    };
+    "keys-jwks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JwksOut"];
+                };
+            };
+            /** @description Rate limited (`rate_limited`); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    /** @description Requests allowed per window */
+                    "RateLimit-Limit"?: number;
+                    /** @description Requests left in the window */
+                    "RateLimit-Remaining"?: number;
+                    /** @description Seconds until the window resets */
+                    "RateLimit-Reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Too many requests; slow down",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorOut"];
                 };
             };
         };
