@@ -15,8 +15,10 @@ from app.middleware.route_names import RouteNames
 from app.utils.net import client_bucket, resolve_client_ip
 
 GLOBAL_BATCH = 64
-# Probes and scrapers must never be throttled.
-EXEMPT_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
+# Probes and scrapers must never be throttled, nor the public keys: a document
+# served from memory that every downstream service (often behind one address)
+# fetches, and whose refusal would make valid tokens unverifiable.
+EXEMPT_PATHS = frozenset({"/health", "/health/ready", "/metrics", "/.well-known/jwks.json"})
 AUTH_ROUTES = {
     ("POST", "/api/v1/auth/login"): "login",
     ("POST", "/api/v1/auth/token"): "token",

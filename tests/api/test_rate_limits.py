@@ -43,6 +43,8 @@ async def test_global_limit_boundary_and_headers(make_harness: HarnessFactory) -
         health = await harness.client.get("/health")
         assert health.status_code == 200 and "ratelimit-limit" not in health.headers
     assert (await harness.client.get("/health/ready")).status_code == 200
+    jwks = await harness.client.get("/.well-known/jwks.json")
+    assert jwks.status_code == 200 and "ratelimit-limit" not in jwks.headers
 
 
 async def test_each_auth_route_has_its_own_budget(make_harness: HarnessFactory) -> None:
