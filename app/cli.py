@@ -256,8 +256,12 @@ def prune(
         float, typer.Option(min=0, help="Keep revoked or expired sessions this many days.")
     ] = 7,
     audit_days: Annotated[float, typer.Option(min=0, help="Keep audit rows this many days.")] = 365,
+    delivery_days: Annotated[
+        float, typer.Option(min=0, help="Keep finished webhook deliveries this many days.")
+    ] = 30,
 ) -> None:
-    """Delete expired one-time tokens, dead sessions and old audit rows (cron-safe)."""
+    """Delete expired one-time tokens, dead sessions, old audit rows and old webhook
+    deliveries (cron-safe)."""
     from app.runtime import open_context
     from app.services.maintenance import prune as run_prune
 
@@ -265,10 +269,15 @@ def prune(
 
     async def run() -> str:
         async with open_context(settings) as ctx:
-            report = await run_prune(ctx, session_days=session_days, audit_days=audit_days)
+            report = await run_prune(
+                ctx,
+                session_days=session_days,
+                audit_days=audit_days,
+                delivery_days=delivery_days,
+            )
         return (
             f"pruned {report.tokens} one-time tokens, {report.sessions} sessions, "
-            f"{report.audit_rows} audit rows"
+            f"{report.audit_rows} audit rows, {report.deliveries} webhook deliveries"
         )
 
     typer.echo(asyncio.run(run()))

@@ -16,6 +16,7 @@ from app.core.jwt import InvalidAccessToken
 from app.errors import Forbidden, NotAuthenticated
 from app.models import AuditEvent, Role
 from app.services import audit
+from app.services.api_keys import authenticate_key, is_api_key
 from app.services.captcha import verify_captcha
 from app.services.context import ClientInfo, ServiceContext
 from app.services.principals import Principal
@@ -90,16 +91,22 @@ class BearerPrincipal(SecurityBase):
     or bad token becomes our own 401 body.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, allow_api_key: bool = False) -> None:
         bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
         self.model = bearer.model
         self.scheme_name = bearer.scheme_name
+        self.allow_api_key = allow_api_key
 
     async def __call__(self, request: Request) -> Principal:
         scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
         if scheme.lower() != "bearer" or not token:
             raise NotAuthenticated()
         ctx: ServiceContext = request.app.state.ctx
+        if is_api_key(token):
+            principal = await authenticate_key(ctx, token)
+            if not self.allow_api_key:
+                await _refuse_api_key(request, ctx, principal)
+            return principal
         try:
             claims = ctx.access_tokens.decode(token)
         except InvalidAccessToken as exc:
@@ -107,7 +114,28 @@ class BearerPrincipal(SecurityBase):
         return await authenticate(ctx, claims)
 
 
+async def _refuse_api_key(request: Request, ctx: ServiceContext, principal: Principal) -> None:
+    """A personal API key on a credential, session or admin route: 403, audited."""
+    client = await get_client(request, ctx)
+    async with ctx.sessionmaker() as db:
+        audit.record(
+            db,
+            ctx.clock,
+            AuditEvent.ACCESS_DENIED,
+            user_id=principal.user.id,
+            actor_id=principal.user.id,
+            client=client,
+            details={"api_key_id": str(principal.api_key_id), "reason": "api_key"},
+        )
+        await db.commit()
+    raise Forbidden("API keys cannot be used here")
+
+
+# The caller by access token only: personal API keys are refused (403). The
+# default, so credential, session and admin routes (and any new route) are safe.
 CurrentPrincipal = Annotated[Principal, Depends(BearerPrincipal())]
+# The caller by access token or personal API key (`ak_...`): ordinary routes.
+KeyOrTokenPrincipal = Annotated[Principal, Depends(BearerPrincipal(allow_api_key=True))]
 
 
 class OptionalBearerPrincipal(BearerPrincipal):

@@ -47,6 +47,7 @@ from app.services.bootstrap import AdminOutcome, ensure_admin
 from app.services.context import ServiceContext
 from app.services.health import database_schema
 from app.services.signing.loader import KeyLoader
+from app.services.webhooks.dispatcher import Dispatcher
 
 log = structlog.get_logger(__name__)
 STARTUP_PROBE_TIMEOUT_SECONDS = 10.0
@@ -117,9 +118,13 @@ def create_app(
                 # keep them out of every later collection, which shortens its pauses.
                 gc.collect()
                 gc.freeze()
+            # Sends webhooks from the outbox, beside (never inside) requests.
+            dispatcher = app.state.webhook_dispatcher = Dispatcher(ctx)
+            dispatcher.start()
             try:
                 yield
             finally:
+                await dispatcher.stop()
                 await keys.stop()
         log.info("shutdown_complete")
 

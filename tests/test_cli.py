@@ -235,7 +235,9 @@ def test_serve_on_a_fresh_directory_end_to_end(tmp_path: Path) -> None:
 def test_prune_command(env: dict[str, str]) -> None:
     result = runner.invoke(cli, ["prune", "--session-days", "7", "--audit-days", "30"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "pruned 0 one-time tokens, 0 sessions, 0 audit rows"
+    assert result.output.strip() == (
+        "pruned 0 one-time tokens, 0 sessions, 0 audit rows, 0 webhook deliveries"
+    )
 
 
 def test_serve_with_workers_names_its_address_and_exits_0_on_sigterm(

@@ -10,6 +10,7 @@ from app.core.clock import Clock
 from app.models import AuditEvent, AuditLog
 from app.repositories.audit import AuditRepository
 from app.services.context import ClientInfo
+from app.services.webhooks import outbox
 
 
 def record(
@@ -24,12 +25,13 @@ def record(
 ) -> None:
     """Add an audit row to the current transaction. `details` must never hold a secret.
 
-    Each event is also counted in /metrics (`auth_security_events_total{event=...}`).
+    Each event is also counted in /metrics (`auth_security_events_total{event=...}`),
+    and written to the webhook outbox in the same transaction (SPEC §7.5).
     """
     count(event)
-    AuditRepository(db).add(
-        entry(clock, event, user_id=user_id, actor_id=actor_id, client=client, details=details)
-    )
+    row = entry(clock, event, user_id=user_id, actor_id=actor_id, client=client, details=details)
+    AuditRepository(db).add(row)
+    outbox.enqueue(db, row)
 
 
 def count(event: AuditEvent) -> None:
@@ -57,3 +59,5 @@ def entry(
         details=details or {},
         created_at=clock.now(),
     )
+    AuditRepository(db).add(entry)
+    outbox.enqueue(db, entry)

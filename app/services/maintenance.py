@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.repositories import maintenance
+from app.repositories.webhooks import delete_old_deliveries
 from app.services.context import ServiceContext
 
 BATCH = 5_000
@@ -19,6 +20,7 @@ class PruneReport:
     tokens: int
     sessions: int
     audit_rows: int
+    deliveries: int = 0
 
 
 async def _drain(
@@ -35,9 +37,16 @@ async def _drain(
             return total
 
 
-async def prune(ctx: ServiceContext, *, session_days: float, audit_days: float) -> PruneReport:
-    """Delete expired one-time tokens, sessions dead for `session_days`, and audit
-    rows older than `audit_days`. Idempotent; each batch is its own transaction."""
+async def prune(
+    ctx: ServiceContext,
+    *,
+    session_days: float,
+    audit_days: float,
+    delivery_days: float = 30,
+) -> PruneReport:
+    """Delete expired one-time tokens, sessions dead for `session_days`, audit rows
+    older than `audit_days`, and finished (delivered or failed) webhook deliveries
+    older than `delivery_days`. Idempotent; each batch is its own transaction."""
     now = ctx.clock.now()
     return PruneReport(
         tokens=await _drain(ctx, maintenance.delete_expired_tokens, now),
@@ -47,4 +56,5 @@ async def prune(ctx: ServiceContext, *, session_days: float, audit_days: float) 
         audit_rows=await _drain(
             ctx, maintenance.delete_old_audit, now - timedelta(days=audit_days)
         ),
+        deliveries=await _drain(ctx, delete_old_deliveries, now - timedelta(days=delivery_days)),
     )

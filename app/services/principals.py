@@ -103,6 +103,9 @@ class Principal:
     user: UserSnapshot
     session_id: uuid.UUID
     session_expires_at: datetime
+    # Set when the caller used a personal API key (then `session_id` is the key's
+    # cache id and `session_expires_at` its expiry): refused on credential routes.
+    api_key_id: uuid.UUID | None = None
 
 
 class PrincipalCache:

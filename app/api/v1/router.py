@@ -7,6 +7,7 @@ from app.api.responses import errors
 from app.api.routing import include_flat
 from app.api.v1.endpoints import (
     admin,
+    api_keys,
     auth,
     cache,
     email_signin,
@@ -15,6 +16,7 @@ from app.api.v1.endpoints import (
     oauth,
     passkeys,
     users,
+    webhooks,
 )
 
 PREFIX = "/api/v1"
@@ -28,7 +30,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     passkeys.login_router,
     mfa.router,
     mfa.login_router,
+    api_keys.router,
     admin.router,
+    webhooks.router,
     health.admin_router,
     cache.router,
 )

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Response, status
 
 from app.api.responses import AUTHENTICATED, JSON_BODY, errors
 from app.api.routing import AppRoute
-from app.dependencies import ClientDep, ContextDep, CurrentPrincipal, SessionDep
+from app.dependencies import (
+    ClientDep,
+    ContextDep,
+    CurrentPrincipal,
+    KeyOrTokenPrincipal,
+    SessionDep,
+)
 from app.schemas.users import ChangePasswordIn, ProfileUpdateIn, SessionOut, UserOut
 from app.services.passwords import PasswordService
 from app.services.users import UserService, profile_json
@@ -19,7 +25,7 @@ router = APIRouter(
 
 
 @router.get("/profile", response_model=UserOut)
-async def get_profile(principal: CurrentPrincipal) -> Response:
+async def get_profile(principal: KeyOrTokenPrincipal) -> Response:
     """The current user."""
     # The hottest read of the service: the body is rendered once per user state
     # instead of validated and serialized again on every request.
@@ -29,7 +35,7 @@ async def get_profile(principal: CurrentPrincipal) -> Response:
 @router.put("/profile", responses=errors(*JSON_BODY))
 async def update_profile(
     body: ProfileUpdateIn,
-    principal: CurrentPrincipal,
+    principal: KeyOrTokenPrincipal,
     db: SessionDep,
     ctx: ContextDep,
     client: ClientDep,

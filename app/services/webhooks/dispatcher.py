@@ -1,0 +1,263 @@
+"""The outbox dispatcher: a task in every worker, outside the request path.
+
+Each round, in its own short transactions:
+1. fan out: take outbox rows and write one delivery per subscribed, enabled
+   endpoint (the taking and the writing commit together);
+2. claim due deliveries (the claim counts the attempt and leases the row, so
+   exactly one worker makes each attempt, and a worker that dies mid-attempt
+   only delays a retry until the lease ends);
+3. send them concurrently, then record each result: delivered, a retry at
+   an exponential, jittered delay, or failed after the last attempt.
+It sleeps until woken by a local commit that wrote to the outbox, or until
+the next poll (other workers' events, retries that fall due).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+import structlog
+
+from app.core import outbound
+from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.repositories.webhooks import WebhookRepository
+from app.services.context import ServiceContext
+from app.services.webhooks import outbox
+from app.services.webhooks.signing import sign, unseal
+
+log = structlog.get_logger(__name__)
+
+DELIVERY_TIMEOUT_SECONDS = 10.0
+# Longer than an attempt can take: a lease that ends means the attempt died with its worker.
+LEASE = timedelta(seconds=60)
+POLL_SECONDS = 1.0
+BATCH = 50
+MAX_DELAY = timedelta(hours=6)
+USER_AGENT = "auth-backend-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+
+
+def message_body(event: WebhookEvent) -> str:
+    """The JSON sent for one event (the same bytes to every endpoint and on every retry)."""
+    return json.dumps(
+        {
+            "type": event.event,
+            "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
+            "data": {
+                "audit_id": str(event.audit_id),
+                "user_id": str(event.user_id) if event.user_id else None,
+                "actor_id": str(event.actor_id) if event.actor_id else None,
+                "details": event.details,
+            },
+        },
+        separators=(",", ":"),
+    )
+
+
+def subscribed(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:
+    """Whether the endpoint wants the event (and existed when it happened)."""
+    if event.created_at < endpoint.created_at:
+        return False
+    return "*" in endpoint.events or event.event in endpoint.events
+
+
+def backoff(base_seconds: float, attempts: int, rng: random.Random | None = None) -> timedelta:
+    """Delay before attempt `attempts + 1`: base * 2^(attempts-1), jittered by +-50%."""
+    rng = rng or random.SystemRandom()
+    delay = timedelta(seconds=base_seconds * 2 ** max(attempts - 1, 0) * rng.uniform(0.5, 1.5))
+    return min(delay, MAX_DELAY)
+
+
+class Dispatcher:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # Lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        outbox.add_waker(self.wake)
+        self._task = self._loop.create_task(self._run(), name="webhook-dispatcher")
+
+    async def stop(self) -> None:
+        outbox.remove_waker(self.wake)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def wake(self) -> None:
+        """Called after a local commit that wrote to the outbox (maybe from another loop)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                busy = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook_dispatch_failed")
+                busy = False
+            if busy:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    # One round -------------------------------------------------------------------
+
+    async def run_once(self) -> bool:
+        """Fan out and send what is due now; True if there may be more right away."""
+        fanned = await self.fan_out()
+        sent = await self.send_due()
+        return fanned >= BATCH or sent >= BATCH
+
+    async def fan_out(self) -> int:
+        async with self.ctx.sessionmaker() as db:
+            repo = WebhookRepository(db)
+            events = await repo.take_events(BATCH)
+            if not events:
+                await db.rollback()
+                return 0
+            endpoints = await repo.enabled()
+            now = self.ctx.clock.now()
+            for event in events:
+                body = message_body(event)
+                for endpoint in endpoints:
+                    if subscribed(endpoint, event):
+                        repo.add_delivery(
+                            WebhookDelivery(
+                                endpoint_id=endpoint.id,
+                                event=event.event,
+                                body=body,
+                                next_attempt_at=now,
+                                created_at=now,
+                            )
+                        )
+            await db.commit()
+        return len(events)
+
+    async def send_due(self) -> int:
+        now = self.ctx.clock.now()
+        async with self.ctx.sessionmaker() as db:
+            repo = WebhookRepository(db)
+            claimed = await repo.claim(now, now + LEASE, BATCH)
+            endpoints = await repo.endpoints_by_id({d.endpoint_id for d in claimed})
+            await db.commit()
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(
+            *(self._attempt(d, endpoints.get(d.endpoint_id)) for d in claimed)
+        )
+        await self._record(list(zip(claimed, outcomes, strict=True)))
+        return len(claimed)
+
+    async def _attempt(
+        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None
+    ) -> Outcome:
+        if endpoint is None:
+            return Outcome(False, error="endpoint deleted")
+        settings = self.ctx.settings
+        try:
+            address = await outbound.resolve(
+                endpoint.url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS
+            )
+        except outbound.UnsafeTarget as exc:
+            return Outcome(False, error=f"refused: {exc}")
+        now = self.ctx.clock.now()
+        timestamp = int(now.timestamp())
+        msg_id = f"msg_{delivery.id.hex}"
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(
+                self._secrets(endpoint, now), msg_id=msg_id, timestamp=timestamp, body=delivery.body
+            ),
+        }
+        try:
+            answer = await outbound.post_pinned(
+                self.ctx.http,
+                endpoint.url,
+                address,
+                content=delivery.body.encode(),
+                headers=headers,
+                time_limit=DELIVERY_TIMEOUT_SECONDS,
+            )
+        except TimeoutError:
+            return Outcome(False, error="timed out")
+        except httpx.HTTPError as exc:
+            return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:300])
+        if 200 <= answer.status_code < 300:
+            return Outcome(True, status_code=answer.status_code)
+        return Outcome(False, status_code=answer.status_code, error=f"HTTP {answer.status_code}")
+
+    def _secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+        cipher = self.ctx.cipher
+        keys = [unseal(cipher, endpoint.secret, endpoint.id)]
+        if (
+            endpoint.previous_secret
+            and endpoint.previous_secret_until
+            and endpoint.previous_secret_until > now
+        ):
+            keys.append(unseal(cipher, endpoint.previous_secret, endpoint.id))
+        return keys
+
+    async def _record(self, results: list[tuple[WebhookDelivery, Outcome]]) -> None:
+        settings = self.ctx.settings
+        now = self.ctx.clock.now()
+        async with self.ctx.sessionmaker() as db:
+            repo = WebhookRepository(db)
+            for delivery, outcome in results:
+                if outcome.ok:
+                    status, retry_at, delivered_at = DeliveryStatus.DELIVERED, None, now
+                elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+                    status, retry_at, delivered_at = DeliveryStatus.FAILED, None, None
+                else:
+                    delay = backoff(settings.WEBHOOK_RETRY_BASE_SECONDS, delivery.attempts)
+                    status, retry_at, delivered_at = DeliveryStatus.PENDING, now + delay, None
+                await repo.finish(
+                    delivery.id,
+                    status=status,
+                    status_code=outcome.status_code,
+                    error=outcome.error,
+                    next_attempt_at=retry_at,
+                    delivered_at=delivered_at,
+                )
+                if not outcome.ok:
+                    log.info(
+                        "webhook_attempt_failed",
+                        delivery_id=str(delivery.id),
+                        attempts=delivery.attempts,
+                        status=status.value,
+                        error=outcome.error,
+                    )
+            await db.commit()

@@ -1,0 +1,364 @@
+"""Webhooks end to end: admin routes, Standard Webhooks signatures checked by the
+`standardwebhooks` library on a real loopback receiver, retries, SSRF defence."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from standardwebhooks import Webhook
+
+from app.models import AuditEvent, WebhookDelivery, WebhookEndpoint
+from app.services import audit
+from app.services.webhooks import dispatcher as dispatcher_module
+from app.services.webhooks.signing import new_secret, seal
+from tests.conftest import Harness, HarnessFactory
+from tests.support.flows import API, bearer
+from tests.support.webhook_receiver import Receiver, webhook_receiver
+from tests.support.webhooks import HOOKS, admin_headers, create_endpoint, until
+
+
+@pytest.fixture
+def receiver() -> Any:
+    with webhook_receiver() as running:
+        yield running
+
+
+@pytest.fixture
+async def loopback(make_harness: HarnessFactory) -> Harness:
+    """An app allowed to post to loopback receivers (never the default)."""
+    return await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
+
+
+def verified(secret: str, request: Any) -> dict[str, Any]:
+    """What a receiver using the Standard Webhooks library accepts."""
+    payload: dict[str, Any] = Webhook(secret).verify(request.body, request.headers)
+    return payload
+
+
+async def test_admin_manages_endpoints(loopback: Harness, receiver: Receiver) -> None:
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["login_success"])
+    assert created["secret"].startswith("whsec_")
+    assert set(created) == {"id", "url", "events", "description", "enabled", "created_at", "secret"}
+    hook = f"{HOOKS}/{created['id']}"
+
+    listed = (await loopback.client.get(HOOKS, headers=headers)).json()
+    assert [item["id"] for item in listed] == [created["id"]]
+    assert "secret" not in listed[0]
+    one = await loopback.client.get(hook, headers=headers)
+    assert one.status_code == 200 and one.json()["events"] == ["login_success"]
+
+    patched = await loopback.client.patch(
+        hook,
+        json={"events": ["register", "login_failed"], "description": "CRM", "enabled": False},
+        headers=headers,
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["events"] == ["login_failed", "register"]
+    assert patched.json()["description"] == "CRM" and patched.json()["enabled"] is False
+
+    async with loopback.ctx.sessionmaker() as db:
+        row = await db.get(WebhookEndpoint, uuid.UUID(created["id"]))
+    assert row is not None and created["secret"] not in row.secret  # stored encrypted
+
+    assert (await loopback.client.delete(hook, headers=headers)).status_code == 204
+    assert (await loopback.client.get(hook, headers=headers)).status_code == 404
+    assert (await loopback.client.delete(hook, headers=headers)).status_code == 404
+
+
+async def test_only_admins_and_never_api_keys(loopback: Harness) -> None:
+    email = await loopback.user()
+    tokens = await loopback.login(email)
+    response = await loopback.client.get(HOOKS, headers=bearer(tokens["access_token"]))
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+
+    _, admin = await loopback.admin()
+    made = await loopback.client.post(
+        f"{API}/users/api-keys", json={"name": "ops"}, headers=bearer(admin["access_token"])
+    )
+    key = made.json()["key"]
+    response = await loopback.client.get(HOOKS, headers=bearer(key))
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    response = await loopback.client.get(f"{API}/admin/users", headers=bearer(key))
+    assert response.status_code == 403
+
+
+BAD_INPUT: list[tuple[dict[str, Any], int, str | None]] = [
+    ({"url": "ftp://example.com/x", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "javascript:alert(1)", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://user:pw@93.184.216.34/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://127.0.0.1:8080/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://localhost/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://10.1.2.3/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://169.254.169.254/latest", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://[::1]/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://[::ffff:10.0.0.1]/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://0.0.0.0/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "https://93.184.216.34/h", "events": ["no_such_event"]}, 422, None),
+    ({"url": "https://93.184.216.34/h", "events": []}, 422, None),
+    ({"url": "https://93.184.216.34/h", "events": ["*"], "description": "x" * 501}, 422, None),
+    ({"url": "https://93.184.216.34/h", "events": ["*"], "extra": 1}, 422, None),
+    ({"url": "https://93.184.216.34/" + "a" * 2100, "events": ["*"]}, 422, None),
+]
+
+
+async def test_bad_input_is_a_clear_4xx(harness: Harness) -> None:
+    headers = await admin_headers(harness)
+    for body, status, code in BAD_INPUT:
+        response = await harness.client.post(HOOKS, json=body, headers=headers)
+        assert response.status_code == status, (body, response.text)
+        if code:
+            assert response.json()["code"] == code, body
+
+
+async def test_a_public_address_is_accepted_and_patch_checks_urls_too(harness: Harness) -> None:
+    headers = await admin_headers(harness)
+    created = await create_endpoint(harness, headers, "https://93.184.216.34/hooks", ["register"])
+    response = await harness.client.patch(
+        f"{HOOKS}/{created['id']}", json={"url": "http://192.168.1.1/"}, headers=headers
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid_webhook_url"
+
+
+async def test_a_login_is_delivered_signed_and_without_private_data(
+    loopback: Harness, receiver: Receiver
+) -> None:
+    headers = await admin_headers(loopback)
+    email = await loopback.user()
+    created = await create_endpoint(loopback, headers, receiver.url, ["login_success"])
+    await loopback.client.post(
+        f"{API}/auth/login",
+        json={"email": email, "password": "correct horse battery staple"},
+        headers={"User-Agent": "SecretBrowser/1.0"},
+    )
+    await until(lambda: len(receiver.requests) == 1)
+    request = receiver.requests[0]
+    payload = verified(created["secret"], request)
+    assert payload["type"] == "login_success"
+    assert set(payload["data"]) == {"audit_id", "user_id", "actor_id", "details"}
+    datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00"))
+    assert request.headers["webhook-id"].startswith("msg_")
+    assert request.headers["content-type"] == "application/json"
+    assert "SecretBrowser" not in request.body and "127.0.0.1" not in request.body
+    assert "correct horse" not in request.body and email not in request.body
+
+    async def delivered() -> dict[str, Any]:
+        page = await loopback.client.get(f"{HOOKS}/{created['id']}/deliveries", headers=headers)
+        assert page.status_code == 200
+        result: dict[str, Any] = page.json()
+        return result
+
+    await until(lambda: True)
+    for _ in range(200):
+        page = await delivered()
+        if page["items"] and page["items"][0]["status"] == "delivered":
+            break
+        await until(lambda: True, within=0.01)
+    assert page["total"] == 1 and page["page"] == 1 and page["size"] == 50
+    item = page["items"][0]
+    assert item["status"] == "delivered" and item["attempts"] == 1
+    assert item["last_status_code"] == 200 and item["delivered_at"] is not None
+    assert request.headers["webhook-id"] == f"msg_{uuid.UUID(item['id']).hex}"
+
+
+async def test_only_subscribed_events_reach_an_endpoint(
+    loopback: Harness, receiver: Receiver
+) -> None:
+    headers = await admin_headers(loopback)
+    await create_endpoint(loopback, headers, receiver.url, ["register"])
+    email = await loopback.user()  # register + email_verified
+    await loopback.login(email)  # login_success: not subscribed
+    await until(lambda: len(receiver.of_type("register")) == 1)
+    await loopback.app.state.webhook_dispatcher.run_once()
+    assert [json.loads(r.body)["type"] for r in receiver.requests] == ["register"]
+
+
+async def test_a_rolled_back_action_sends_nothing(loopback: Harness, receiver: Receiver) -> None:
+    headers = await admin_headers(loopback)
+    await create_endpoint(loopback, headers, receiver.url, ["*"])
+    async with loopback.ctx.sessionmaker() as db:
+        audit.record(db, loopback.ctx.clock, AuditEvent.USER_UPDATED, details={"n": "rolled"})
+        await db.flush()
+        await db.rollback()
+    async with loopback.ctx.sessionmaker() as db:
+        audit.record(db, loopback.ctx.clock, AuditEvent.USER_UPDATED, details={"n": "kept"})
+        await db.commit()
+    await until(lambda: len(receiver.requests) == 1)
+    await loopback.app.state.webhook_dispatcher.run_once()
+    assert len(receiver.requests) == 1
+    assert json.loads(receiver.requests[0].body)["data"]["details"] == {"n": "kept"}
+
+
+async def test_rotation_signs_with_both_secrets_for_24_hours(
+    loopback: Harness, receiver: Receiver
+) -> None:
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["password_changed"])
+    hook = f"{HOOKS}/{created['id']}"
+    rotated = await loopback.client.post(f"{hook}/rotate-secret", headers=headers)
+    assert rotated.status_code == 200
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_") and new != created["secret"]
+
+    assert (await loopback.client.post(f"{hook}/test", headers=headers)).status_code == 202
+    await until(lambda: len(receiver.requests) == 1)
+    request = receiver.requests[0]
+    assert len(request.headers["webhook-signature"].split(" ")) == 2
+    assert verified(created["secret"], request)["type"] == "webhook.test"
+    assert verified(new, request)["type"] == "webhook.test"
+
+    loopback.clock.advance(hours=24, seconds=1)
+    headers = await admin_headers(loopback)  # the first admin's token has expired
+    assert (await loopback.client.post(f"{hook}/test", headers=headers)).status_code == 202
+    await until(lambda: len(receiver.requests) == 2)
+    later = receiver.requests[1]
+    signatures = later.headers["webhook-signature"].split(" ")
+    msg_id, timestamp = later.headers["webhook-id"], later.headers["webhook-timestamp"]
+    at = datetime.fromtimestamp(int(timestamp), UTC)
+    # (Signed a day ahead of the wall clock, so checked without the library's time window.)
+    assert signatures == [Webhook(new).sign(msg_id, at, later.body)]
+    assert Webhook(created["secret"]).sign(msg_id, at, later.body) not in signatures
+
+
+async def test_test_event_and_unknown_endpoint(loopback: Harness, receiver: Receiver) -> None:
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["register"])
+    response = await loopback.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+    assert response.status_code == 202 and response.json()["event"] == "webhook.test"
+    await until(lambda: len(receiver.requests) == 1)
+    assert verified(created["secret"], receiver.requests[0])["type"] == "webhook.test"
+    missing = f"{HOOKS}/{uuid.uuid4()}"
+    for method, path in [("post", "/test"), ("post", "/rotate-secret"), ("get", "/deliveries")]:
+        response = await getattr(loopback.client, method)(missing + path, headers=headers)
+        assert response.status_code == 404, path
+
+
+async def test_failures_retry_with_backoff_then_fail(
+    make_harness: HarnessFactory, receiver: Receiver
+) -> None:
+    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True, WEBHOOK_MAX_ATTEMPTS=3)
+    dispatcher = harness.app.state.webhook_dispatcher
+    await dispatcher.stop()  # this test drives the rounds itself
+    headers = await admin_headers(harness)
+    created = await create_endpoint(harness, headers, receiver.url, ["password_changed"])
+    receiver.replies.extend([500, 503, 500, 500])
+    await harness.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+
+    async def state() -> WebhookDelivery:
+        async with harness.ctx.sessionmaker() as db:
+            rows = (await db.exec(select(WebhookDelivery))).all()
+        assert len(rows) == 1, [(r.event, r.endpoint_id, r.body[:80]) for r in rows]
+        return rows[0]
+
+    await dispatcher.run_once()
+    first = await state()
+    assert (first.status, first.attempts, first.last_status_code) == ("pending", 1, 500)
+    wait = (first.next_attempt_at - harness.clock.now()).total_seconds()
+    assert 2.5 <= wait <= 7.5  # 5 s base, jittered by +-50%
+    await dispatcher.run_once()
+    assert len(receiver.requests) == 1  # not due yet
+
+    harness.clock.advance(seconds=wait)
+    await dispatcher.run_once()
+    second = await state()
+    assert (second.attempts, second.last_status_code) == (2, 503)
+    wait = (second.next_attempt_at - harness.clock.now()).total_seconds()
+    assert 5 <= wait <= 15  # doubled
+    harness.clock.advance(seconds=wait)
+    await dispatcher.run_once()
+    last = await state()
+    assert (last.status, last.attempts) == ("failed", 3)
+    assert len(set(receiver.ids())) == 1 and len(receiver.requests) == 3  # same webhook-id
+
+
+async def test_redirects_are_not_followed(loopback: Harness, receiver: Receiver) -> None:
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["password_changed"])
+    receiver.replies.append((302, {"Location": receiver.url + "/elsewhere"}, b""))
+    await loopback.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+    await until(lambda: len(receiver.requests) >= 1)
+    await loopback.app.state.webhook_dispatcher.run_once()
+    assert [r.path for r in receiver.requests] == ["/hooks"]
+    page = await loopback.client.get(f"{HOOKS}/{created['id']}/deliveries", headers=headers)
+    item = page.json()["items"][0]
+    assert item["status"] == "pending" and item["last_status_code"] == 302
+
+
+async def test_a_large_answer_is_cut_short(loopback: Harness, receiver: Receiver) -> None:
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["password_changed"])
+    receiver.replies.append((200, {}, b"x" * 5_000_000))
+    await loopback.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+    page: dict[str, Any] = {}
+
+    async def check() -> None:
+        nonlocal page
+        response = await loopback.client.get(f"{HOOKS}/{created['id']}/deliveries", headers=headers)
+        page = response.json()
+
+    for _ in range(300):
+        await check()
+        if page["items"][0]["status"] == "delivered":
+            break
+        await until(lambda: True, within=0.01)
+    assert page["items"][0]["status"] == "delivered"
+
+
+async def test_a_slow_receiver_times_out(
+    loopback: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatcher_module, "DELIVERY_TIMEOUT_SECONDS", 0.2)
+    dispatcher = loopback.app.state.webhook_dispatcher
+    await dispatcher.stop()
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["password_changed"])
+    receiver.replies.append("hang")
+    await loopback.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+    await dispatcher.run_once()
+    receiver.release()
+    page = await loopback.client.get(f"{HOOKS}/{created['id']}/deliveries", headers=headers)
+    item = page.json()["items"][0]
+    assert item["status"] == "pending" and item["last_error"] == "timed out"
+
+
+async def test_delivery_refuses_a_target_that_became_private(
+    harness: Harness, receiver: Receiver
+) -> None:
+    """Checked again at delivery: a row saved while the host looked public (DNS changed)."""
+    dispatcher = harness.app.state.webhook_dispatcher
+    await dispatcher.stop()
+    endpoint_id = uuid.uuid4()
+    now = harness.clock.now()
+    async with harness.ctx.sessionmaker() as db:
+        db.add(
+            WebhookEndpoint(
+                id=endpoint_id,
+                url=receiver.url,
+                events=["*"],
+                secret=seal(harness.ctx.cipher, new_secret(), endpoint_id),
+                created_at=now,
+            )
+        )
+        audit.record(db, harness.clock, AuditEvent.USER_UPDATED)
+        await db.commit()
+    await dispatcher.run_once()
+    assert receiver.requests == []
+    async with harness.ctx.sessionmaker() as db:
+        delivery = (await db.exec(select(WebhookDelivery))).one()
+    assert delivery.status == "pending" and (delivery.last_error or "").startswith("refused")
+
+
+async def test_disabled_endpoints_get_nothing(loopback: Harness, receiver: Receiver) -> None:
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["*"])
+    await loopback.client.patch(
+        f"{HOOKS}/{created['id']}", json={"enabled": False}, headers=headers
+    )
+    await loopback.user()
+    await loopback.app.state.webhook_dispatcher.run_once()
+    assert receiver.requests == []
