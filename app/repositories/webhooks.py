@@ -46,12 +46,6 @@ class WebhookRepository:
         await self.db.delete(endpoint)
         await self.db.flush()
 
-    async def endpoints_by_id(self, ids: set[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:
-        if not ids:
-            return {}
-        result = await self.db.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.id).in_(ids)))
-        return {endpoint.id: endpoint for endpoint in result.all()}
-
     # Outbox ----------------------------------------------------------------------
 
     async def take_events(self, limit: int) -> list[WebhookEvent]:
@@ -73,6 +67,21 @@ class WebhookRepository:
         self.db.add(delivery)
 
     # Deliveries ------------------------------------------------------------------
+
+    async def has_work(self, now: datetime) -> bool:
+        """Whether the outbox holds rows or a delivery is due (a read: no write lock)."""
+        enabled = select(WebhookEndpoint.id).where(col(WebhookEndpoint.enabled))
+        due = (
+            select(WebhookDelivery.id)
+            .where(
+                col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+                col(WebhookDelivery.next_attempt_at) <= now,
+                col(WebhookDelivery.endpoint_id).in_(enabled),
+            )
+            .exists()
+        )
+        result = await self.db.exec(select(sa.or_(select(WebhookEvent.id).exists(), due)))
+        return bool(result.one())
 
     async def claim(
         self, now: datetime, lease_until: datetime, limit: int
@@ -121,14 +130,6 @@ class WebhookRepository:
         await self.db.exec(
             update(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id).values(**values)
         )
-
-    async def next_due(self) -> datetime | None:
-        result = await self.db.exec(
-            select(func.min(WebhookDelivery.next_attempt_at)).where(
-                col(WebhookDelivery.status) == DeliveryStatus.PENDING.value
-            )
-        )
-        return result.one()
 
     async def deliveries(
         self, endpoint_id: uuid.UUID, *, offset: int, limit: int

@@ -36,6 +36,7 @@ DELIVERY_TIMEOUT_SECONDS = 10.0
 # Longer than an attempt can take: a lease that ends means the attempt died with its worker.
 LEASE = timedelta(seconds=60)
 POLL_SECONDS = 1.0
+COALESCE_SECONDS = 0.05
 BATCH = 50
 MAX_DELAY = timedelta(hours=6)
 USER_AGENT = "auth-backend-webhooks/1"
@@ -127,6 +128,8 @@ class Dispatcher:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+                # Let a burst of commits gather: one round then carries them all.
+                await asyncio.sleep(COALESCE_SECONDS)
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -134,50 +137,44 @@ class Dispatcher:
     # One round -------------------------------------------------------------------
 
     async def run_once(self) -> bool:
-        """Fan out and send what is due now; True if there may be more right away."""
-        fanned = await self.fan_out()
-        sent = await self.send_due()
-        return fanned >= BATCH or sent >= BATCH
+        """Fan out and send what is due now; True if there may be more right away.
 
-    async def fan_out(self) -> int:
+        One transaction takes outbox rows, writes their deliveries already claimed
+        by this worker, and claims other due deliveries; the sending happens after
+        it commits, and one more transaction records the results.
+        """
+        now = self.ctx.clock.now()
+        lease_until = now + LEASE
         async with self.ctx.sessionmaker() as db:
             repo = WebhookRepository(db)
+            if not await repo.has_work(now):  # idle: no write lock taken
+                return False
             events = await repo.take_events(BATCH)
-            if not events:
-                await db.rollback()
-                return 0
-            endpoints = await repo.enabled()
-            now = self.ctx.clock.now()
+            endpoints = {endpoint.id: endpoint for endpoint in await repo.enabled()}
+            fresh: list[WebhookDelivery] = []
             for event in events:
                 body = message_body(event)
-                for endpoint in endpoints:
+                for endpoint in endpoints.values():
                     if subscribed(endpoint, event):
-                        repo.add_delivery(
-                            WebhookDelivery(
-                                endpoint_id=endpoint.id,
-                                event=event.event,
-                                body=body,
-                                next_attempt_at=now,
-                                created_at=now,
-                            )
+                        delivery = WebhookDelivery(
+                            endpoint_id=endpoint.id,
+                            event=event.event,
+                            body=body,
+                            attempts=1,
+                            next_attempt_at=lease_until,
+                            created_at=now,
                         )
+                        repo.add_delivery(delivery)
+                        fresh.append(delivery)
+            claimed = await repo.claim(now, lease_until, BATCH)
             await db.commit()
-        return len(events)
-
-    async def send_due(self) -> int:
-        now = self.ctx.clock.now()
-        async with self.ctx.sessionmaker() as db:
-            repo = WebhookRepository(db)
-            claimed = await repo.claim(now, now + LEASE, BATCH)
-            endpoints = await repo.endpoints_by_id({d.endpoint_id for d in claimed})
-            await db.commit()
-        if not claimed:
-            return 0
-        outcomes = await asyncio.gather(
-            *(self._attempt(d, endpoints.get(d.endpoint_id)) for d in claimed)
-        )
-        await self._record(list(zip(claimed, outcomes, strict=True)))
-        return len(claimed)
+        work = fresh + claimed
+        if work:
+            outcomes = await asyncio.gather(
+                *(self._attempt(d, endpoints.get(d.endpoint_id)) for d in work)
+            )
+            await self._record(list(zip(work, outcomes, strict=True)))
+        return len(events) >= BATCH or len(claimed) >= BATCH
 
     async def _attempt(
         self, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None
