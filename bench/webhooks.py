@@ -97,6 +97,12 @@ class Receiver:
             writer.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for(count: int, receiver: Receiver, within: float) -> float:
     """Seconds until the receiver holds `count` messages."""
     start = time.perf_counter()
@@ -125,7 +131,7 @@ def main() -> None:
             env,
             workdir / "app.log",
             app_port,
-        ),
+        ) as app_pid,
         uvicorn_server("bench.bare_app:create_app", env, workdir / "bare.log", bare_port),
         httpx.Client(base_url=base, timeout=30) as http,
     ):
@@ -150,18 +156,22 @@ def main() -> None:
             f"{base}/api/v1/auth/login", method="POST", body=f"{EMAIL}:{PASSWORD}"
         )
         runs: dict[str, list] = {"none": [], "three": []}
+        # The service's CPU per sign-in (its deliveries included): unlike throughput,
+        # barely moved by other load on a shared machine.
+        cpu: dict[str, list[float]] = {"none": [], "three": []}
         window = max(3 * DURATION, 15)
         for round_ in range(ROUNDS):
             for name in ("none", "three") if round_ % 2 == 0 else ("three", "none"):
                 for hook_id in subscribers:
                     enable(hook_id, name == "three")
-                before = len(receiver.arrivals)
+                before, cpu_before = len(receiver.arrivals), cpu_seconds(app_pid)
                 result = measure(
                     login_target, connections=4 * cores, duration=window, workdir=workdir
                 )
                 runs[name].append(result)
                 if name == "three":
                     wait_for(before + 3 * result.requests, receiver, within=120)
+                cpu[name].append((cpu_seconds(app_pid) - cpu_before) / max(result.requests, 1))
         for hook_id in subscribers:
             enable(hook_id, False)
         login_none, login_three = best(runs["none"]), best(runs["three"])
@@ -240,10 +250,17 @@ def main() -> None:
             f"{name:40} {result.rps:9.1f} {result.p50_ms:8.2f} {result.p99_ms:8.2f} "
             f"{result.errors:7d} {ratio:7.2f}"
         )
-    print(f"\ndeliveries: {DELIVERIES} in {seconds:.2f} s = {per_second:.0f}/s (one worker)")
+    cpu_none, cpu_three = statistics.median(cpu["none"]), statistics.median(cpu["three"])
+    print(
+        f"\nservice CPU per sign-in: {cpu_none * 1000:.1f} ms with no subscribers, "
+        f"{cpu_three * 1000:.1f} ms with 3 (3 deliveries each, sent and recorded); "
+        f"capacity ratio {cpu_none / cpu_three:.3f}"
+    )
+    print(f"deliveries: {DELIVERIES} in {seconds:.2f} s = {per_second:.0f}/s (one worker)")
     print(f"commit-to-delivery: median {median_ms:.1f} ms, p95 {p95_ms:.1f} ms ({sent} messages)")
     checks = [
         ("login with 3 subscribers >= 0.95 x none", login_three.rps >= 0.95 * login_none.rps),
+        ("service CPU per login: none >= 0.95 x three", cpu_none >= 0.95 * cpu_three),
         ("median commit-to-delivery < 1 s", median_ms < 1000),
         ("profile with an API key >= 0.5 x bare /health",
          profile["app profile, API key"].rps >= 0.5 * health.rps),

@@ -109,27 +109,10 @@ class WebhookRepository:
         )
         return list(result.scalars().all())
 
-    async def finish(
-        self,
-        delivery_id: uuid.UUID,
-        *,
-        status: DeliveryStatus,
-        status_code: int | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-        delivered_at: datetime | None,
-    ) -> None:
-        values: dict[str, object] = {
-            "status": status.value,
-            "last_status_code": status_code,
-            "last_error": error,
-            "delivered_at": delivered_at,
-        }
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        await self.db.exec(
-            update(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id).values(**values)
-        )
+    async def finish_many(self, rows: list[dict[str, object]]) -> None:
+        """Record attempts' results: each row is an `id` and the columns to set."""
+        if rows:
+            await self.db.exec(update(WebhookDelivery), params=rows)
 
     async def deliveries(
         self, endpoint_id: uuid.UUID, *, offset: int, limit: int

@@ -116,38 +116,42 @@ class Dispatcher:
             loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
+        woken = True  # a first round at start: a previous process may have left work
         while True:
             try:
-                busy = await self.run_once()
+                busy = await self.run_once(skip_check=woken)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("webhook_dispatch_failed")
                 busy = False
+            woken = busy
             if busy:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
                 # Let a burst of commits gather: one round then carries them all.
                 await asyncio.sleep(COALESCE_SECONDS)
+                woken = True
             except TimeoutError:
                 pass
             self._wake.clear()
 
     # One round -------------------------------------------------------------------
 
-    async def run_once(self) -> bool:
+    async def run_once(self, *, skip_check: bool = False) -> bool:
         """Fan out and send what is due now; True if there may be more right away.
 
         One transaction takes outbox rows, writes their deliveries already claimed
         by this worker, and claims other due deliveries; the sending happens after
-        it commits, and one more transaction records the results.
+        it commits, and one more transaction records the results. Unless told there
+        is work (`skip_check`: woken by a commit), an idle round only reads.
         """
         now = self.ctx.clock.now()
         lease_until = now + LEASE
         async with self.ctx.sessionmaker() as db:
             repo = WebhookRepository(db)
-            if not await repo.has_work(now):  # idle: no write lock taken
+            if not skip_check and not await repo.has_work(now):  # idle: no write lock
                 return False
             events = await repo.take_events(BATCH)
             endpoints = {endpoint.id: endpoint for endpoint in await repo.enabled()}
@@ -229,32 +233,34 @@ class Dispatcher:
         return keys
 
     async def _record(self, results: list[tuple[WebhookDelivery, Outcome]]) -> None:
+        """Write every result of a round in one statement (an executemany by id)."""
         settings = self.ctx.settings
         now = self.ctx.clock.now()
-        async with self.ctx.sessionmaker() as db:
-            repo = WebhookRepository(db)
-            for delivery, outcome in results:
-                if outcome.ok:
-                    status, retry_at, delivered_at = DeliveryStatus.DELIVERED, None, now
-                elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
-                    status, retry_at, delivered_at = DeliveryStatus.FAILED, None, None
-                else:
-                    delay = backoff(settings.WEBHOOK_RETRY_BASE_SECONDS, delivery.attempts)
-                    status, retry_at, delivered_at = DeliveryStatus.PENDING, now + delay, None
-                await repo.finish(
-                    delivery.id,
-                    status=status,
-                    status_code=outcome.status_code,
+        rows: list[dict[str, object]] = []
+        for delivery, outcome in results:
+            row: dict[str, object] = {
+                "id": delivery.id,
+                "last_status_code": outcome.status_code,
+                "last_error": outcome.error,
+                "next_attempt_at": delivery.next_attempt_at,  # the lease, kept when final
+                "delivered_at": None,
+            }
+            if outcome.ok:
+                row |= {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now}
+            elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+                row |= {"status": DeliveryStatus.FAILED.value}
+            else:
+                delay = backoff(settings.WEBHOOK_RETRY_BASE_SECONDS, delivery.attempts)
+                row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now + delay}
+            rows.append(row)
+            if not outcome.ok:
+                log.info(
+                    "webhook_attempt_failed",
+                    delivery_id=str(delivery.id),
+                    attempts=delivery.attempts,
+                    status=row["status"],
                     error=outcome.error,
-                    next_attempt_at=retry_at,
-                    delivered_at=delivered_at,
                 )
-                if not outcome.ok:
-                    log.info(
-                        "webhook_attempt_failed",
-                        delivery_id=str(delivery.id),
-                        attempts=delivery.attempts,
-                        status=status.value,
-                        error=outcome.error,
-                    )
+        async with self.ctx.sessionmaker() as db:
+            await WebhookRepository(db).finish_many(rows)
             await db.commit()
