@@ -110,9 +110,20 @@ class WebhookRepository:
         return list(result.scalars().all())
 
     async def finish_many(self, rows: list[dict[str, object]]) -> None:
-        """Record attempts' results: each row is an `id` and the columns to set."""
-        if rows:
-            await self.db.exec(update(WebhookDelivery), params=rows)
+        """Record attempts' results: each row is an `id` and the columns to set.
+
+        A Core executemany, not the ORM's bulk update: a row deleted meanwhile (its
+        endpoint was removed) is simply not updated, where the ORM would raise.
+        """
+        if not rows:
+            return
+        table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+        params = [
+            {"b_id": row["id"], **{k: v for k, v in row.items() if k != "id"}} for row in rows
+        ]
+        await self.db.exec(
+            sa.update(table).where(table.c.id == sa.bindparam("b_id")), params=params
+        )
 
     async def deliveries(
         self, endpoint_id: uuid.UUID, *, offset: int, limit: int

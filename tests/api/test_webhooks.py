@@ -362,3 +362,22 @@ async def test_disabled_endpoints_get_nothing(loopback: Harness, receiver: Recei
     await loopback.user()
     await loopback.app.state.webhook_dispatcher.run_once()
     assert receiver.requests == []
+
+
+async def test_an_endpoint_deleted_during_an_attempt_is_harmless(
+    loopback: Harness, receiver: Receiver
+) -> None:
+    dispatcher = loopback.app.state.webhook_dispatcher
+    await dispatcher.stop()
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["password_changed"])
+    receiver.replies.append("hang")
+    await loopback.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+    attempt = asyncio.ensure_future(dispatcher.run_once())
+    await until(lambda: len(receiver.requests) == 1)
+    deleted = await loopback.client.delete(f"{HOOKS}/{created['id']}", headers=headers)
+    assert deleted.status_code == 204
+    receiver.release()
+    await attempt  # its result has no row left to update, and that is fine
+    async with loopback.ctx.sessionmaker() as db:
+        assert (await db.exec(select(WebhookDelivery))).all() == []
