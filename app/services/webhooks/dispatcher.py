@@ -37,6 +37,8 @@ DELIVERY_TIMEOUT_SECONDS = 10.0
 LEASE = timedelta(seconds=60)
 POLL_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
+# A round's attempts time out after 10 s: stopping waits a little longer for them.
+STOP_GRACE_SECONDS = 12.0
 BATCH = 50
 MAX_DELAY = timedelta(hours=6)
 USER_AGENT = "auth-backend-webhooks/1"
@@ -86,20 +88,33 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     # Lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
         outbox.add_waker(self.wake)
         self._task = self._loop.create_task(self._run(), name="webhook-dispatcher")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Finish the round in progress (its attempts are recorded), then stop.
+
+        Cancelling in the middle of a database call could strand a connection;
+        a round still running after `grace` seconds is cancelled all the same
+        (its claims are leased, so another worker retries them).
+        """
         outbox.remove_waker(self.wake)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        done, _ = await asyncio.wait([task], timeout=grace)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     def wake(self) -> None:
         """Called after a local commit that wrote to the outbox (maybe from another loop)."""
@@ -117,7 +132,7 @@ class Dispatcher:
 
     async def _run(self) -> None:
         woken = True  # a first round at start: a previous process may have left work
-        while True:
+        while not self._stopping:
             try:
                 busy = await self.run_once(skip_check=woken)
             except asyncio.CancelledError:
@@ -126,12 +141,13 @@ class Dispatcher:
                 log.exception("webhook_dispatch_failed")
                 busy = False
             woken = busy
-            if busy:
+            if busy or self._stopping:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
-                # Let a burst of commits gather: one round then carries them all.
-                await asyncio.sleep(COALESCE_SECONDS)
+                if not self._stopping:
+                    # Let a burst of commits gather: one round then carries them all.
+                    await asyncio.sleep(COALESCE_SECONDS)
                 woken = True
             except TimeoutError:
                 pass
