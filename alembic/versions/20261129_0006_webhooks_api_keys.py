@@ -1,7 +1,7 @@
 """Webhooks (endpoints, outbox, deliveries) and personal API keys.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0004
 Create Date: 2026-11-29 22:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import AuditLog, RefreshToken, Role, User, UserSession
+from app.models import AuditLog, RefreshToken, Role, User, UserSession, WebhookEvent
 from app.models.base import UTCDateTime
 
 _TOKENS: sa.Table = RefreshToken.__table__  # type: ignore[attr-defined]
@@ -153,6 +153,7 @@ class RefreshTokenRepository:
             "audit_event": audit_entry.event,
             "audit_ip": audit_entry.ip,
             "audit_user_agent": audit_entry.user_agent,
+            "outbox_id": uuid.uuid4(),
         }
         statement = _postgres_rotation(with_idle=idle_since is not None)
         connection = await self.db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
@@ -204,6 +205,25 @@ def _postgres_rotation(*, with_idle: bool) -> Any:
         .select_from(consumed)
         .join(s, s.c.id == consumed.c.session_id),
     )
+    # The webhook outbox row of that audit row (SPEC §7.5), in the same statement.
+    outbox: sa.Table = WebhookEvent.__table__  # type: ignore[attr-defined]
+    queued = sa.insert(outbox).from_select(
+        ["id", "event", "audit_id", "user_id", "actor_id", "details", "created_at"],
+        sa.select(
+            sa.bindparam("outbox_id", type_=sa.Uuid()),
+            sa.bindparam("audit_event", type_=sa.String()),
+            sa.bindparam("audit_id", type_=sa.Uuid()),
+            s.c.user_id,
+            s.c.user_id,
+            sa.func.json_build_object(
+                sa.literal("session_id", sa.String()),
+                sa.cast(consumed.c.session_id, sa.String()),
+            ),
+            now,
+        )
+        .select_from(consumed)
+        .join(s, s.c.id == consumed.c.session_id),
+    )
     inserted = sa.insert(rt).from_select(
         ["id", "session_id", "parent_id", "token_hash", "created_at", "expires_at"],
         sa.select(
@@ -228,6 +248,7 @@ def _postgres_rotation(*, with_idle: bool) -> Any:
         .add_cte(inserted.cte("inserted"))
         .add_cte(touched.cte("touched"))
         .add_cte(audited.cte("audited"))
+        .add_cte(queued.cte("queued"))
     )
 
 

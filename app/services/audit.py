@@ -59,5 +59,3 @@ def entry(
         details=details or {},
         created_at=clock.now(),
     )
-    AuditRepository(db).add(entry)
-    outbox.enqueue(db, entry)

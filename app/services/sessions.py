@@ -29,6 +29,7 @@ from app.schemas.auth import TokenPair
 from app.services import audit
 from app.services.context import ClientInfo, ServiceContext
 from app.services.principals import Principal, UserSnapshot
+from app.services.webhooks import outbox
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +124,7 @@ class SessionService:
                 raise InvalidRefreshToken()
             return repeat
         audit.count(AuditEvent.TOKEN_REFRESHED)
+        outbox.wake()  # both paths wrote the event's outbox row (SPEC §7.5)
         return self._tokens(
             rotated.session_id, rotated.user_id, rotated.role, rotated.amr, successor
         ).for_session(rotated.expires_at)
@@ -137,17 +139,16 @@ class SessionService:
         """The same writes on SQLite, run whole by the in-process writer (its transaction)."""
         rotated = rotate_sqlite(connection, token_hash, **options)
         if rotated is not None:
-            AuditRepository.insert_sync(
-                connection,
-                audit.entry(
-                    self.ctx.clock,
-                    AuditEvent.TOKEN_REFRESHED,
-                    user_id=rotated.user_id,
-                    actor_id=rotated.user_id,
-                    client=client,
-                    details={"session_id": str(rotated.session_id)},
-                ),
+            row = audit.entry(
+                self.ctx.clock,
+                AuditEvent.TOKEN_REFRESHED,
+                user_id=rotated.user_id,
+                actor_id=rotated.user_id,
+                client=client,
+                details={"session_id": str(rotated.session_id)},
             )
+            AuditRepository.insert_sync(connection, row)
+            outbox.insert_sync(connection, row)
         return rotated
 
     def _tokens(

@@ -184,7 +184,7 @@ async def test_a_key_deleted_on_one_worker_dies_on_another(make_harness: Harness
     one = await make_harness()
     two = await make_harness()
     now = [time.monotonic()]
-    two.ctx.principals = PrincipalCache(two.ctx.store, two.clock, timer=lambda: now[0])
+    two.ctx.principals = PrincipalCache(two.ctx.cache, two.clock, timer=lambda: now[0])
     _, headers = await signed_in(one)
     created = await new_key(one, headers)
     key = bearer(created["key"])

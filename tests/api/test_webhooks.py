@@ -178,6 +178,23 @@ async def test_only_subscribed_events_reach_an_endpoint(
     assert [json.loads(r.body)["type"] for r in receiver.requests] == ["register"]
 
 
+async def test_a_refresh_is_delivered_like_any_event(loopback: Harness, receiver: Receiver) -> None:
+    """Refresh writes its audit row on a fast path of its own (one statement on
+    PostgreSQL, the writer thread on SQLite); its outbox row comes with it."""
+    headers = await admin_headers(loopback)
+    created = await create_endpoint(loopback, headers, receiver.url, ["token_refreshed"])
+    pair = await loopback.login(await loopback.user())
+    refreshed = await loopback.client.post(
+        f"{API}/auth/refresh", json={"refresh_token": pair["refresh_token"]}
+    )
+    assert refreshed.status_code == 200
+    await until(lambda: len(receiver.requests) == 1)
+    payload = verified(created["secret"], receiver.requests[0])
+    assert payload["type"] == "token_refreshed"
+    assert set(payload["data"]["details"]) == {"session_id"}
+    assert pair["refresh_token"] not in receiver.requests[0].body
+
+
 async def test_a_rolled_back_action_sends_nothing(loopback: Harness, receiver: Receiver) -> None:
     headers = await admin_headers(loopback)
     await create_endpoint(loopback, headers, receiver.url, ["*"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,19 +35,35 @@ def public_details(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _row(entry: AuditLog) -> WebhookEvent:
+    return WebhookEvent(
+        event=entry.event,
+        audit_id=entry.id,
+        user_id=entry.user_id,
+        actor_id=entry.actor_id,
+        details=public_details(entry.details),
+        created_at=entry.created_at,
+    )
+
+
 def enqueue(db: AsyncSession, entry: AuditLog) -> None:
     """Add the outbox row for `entry` to the current transaction."""
-    db.add(
-        WebhookEvent(
-            event=entry.event,
-            audit_id=entry.id,
-            user_id=entry.user_id,
-            actor_id=entry.actor_id,
-            details=public_details(entry.details),
-            created_at=entry.created_at,
-        )
-    )
+    db.add(_row(entry))
     db.info[FLAG] = True
+
+
+def insert_sync(connection: sa.Connection, entry: AuditLog) -> None:
+    """Write the outbox row for `entry` on a synchronous connection (the SQLite
+    writer's transaction); call `wake` once it has committed."""
+    table: sa.Table = WebhookEvent.__table__  # type: ignore[attr-defined]
+    connection.execute(sa.insert(table).values(**_row(entry).model_dump()))
+
+
+def wake() -> None:
+    """Tell this process's dispatchers that committed outbox rows are waiting
+    (for writers that bypass the session, whose commits wake them by themselves)."""
+    for waker in list(_wakers):
+        waker()
 
 
 def add_waker(waker: Callable[[], None]) -> None:
@@ -60,8 +77,7 @@ def remove_waker(waker: Callable[[], None]) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.info.pop(FLAG, False):
-        for waker in list(_wakers):
-            waker()
+        wake()
 
 
 @event.listens_for(Session, "after_rollback")
