@@ -186,43 +186,42 @@ def _postgres_rotation(*, with_idle: bool) -> Any:
     idle = sa.bindparam("idle_since", type_=UTCDateTime()) if with_idle else None
     presented = sa.bindparam("presented_hash", type_=sa.String())
     consumed = _consume(presented, now, idle).cte("consumed")
+    audit_id = sa.bindparam("audit_id", type_=sa.Uuid())
+    event = sa.bindparam("audit_event", type_=sa.String())
+    details = sa.func.json_build_object(
+        sa.literal("session_id", sa.String()), sa.cast(consumed.c.session_id, sa.String())
+    )
+
+    def rows_of_the_session(*columns: Any) -> Any:
+        return sa.select(*columns).select_from(consumed).join(s, s.c.id == consumed.c.session_id)
+
     audit: sa.Table = AuditLog.__table__  # type: ignore[attr-defined]
     audited = sa.insert(audit).from_select(
         ["id", "event", "user_id", "actor_id", "ip", "user_agent", "details", "created_at"],
-        sa.select(
-            sa.bindparam("audit_id", type_=sa.Uuid()),
-            sa.bindparam("audit_event", type_=sa.String()),
+        rows_of_the_session(
+            audit_id,
+            event,
             s.c.user_id,
             s.c.user_id,
             sa.bindparam("audit_ip", type_=sa.String()),
             sa.bindparam("audit_user_agent", type_=sa.String()),
-            sa.func.json_build_object(
-                sa.literal("session_id", sa.String()),
-                sa.cast(consumed.c.session_id, sa.String()),
-            ),
+            details,
             now,
-        )
-        .select_from(consumed)
-        .join(s, s.c.id == consumed.c.session_id),
+        ),
     )
     # The webhook outbox row of that audit row (SPEC §7.5), in the same statement.
     outbox: sa.Table = WebhookEvent.__table__  # type: ignore[attr-defined]
     queued = sa.insert(outbox).from_select(
         ["id", "event", "audit_id", "user_id", "actor_id", "details", "created_at"],
-        sa.select(
+        rows_of_the_session(
             sa.bindparam("outbox_id", type_=sa.Uuid()),
-            sa.bindparam("audit_event", type_=sa.String()),
-            sa.bindparam("audit_id", type_=sa.Uuid()),
+            event,
+            audit_id,
             s.c.user_id,
             s.c.user_id,
-            sa.func.json_build_object(
-                sa.literal("session_id", sa.String()),
-                sa.cast(consumed.c.session_id, sa.String()),
-            ),
+            details,
             now,
-        )
-        .select_from(consumed)
-        .join(s, s.c.id == consumed.c.session_id),
+        ),
     )
     inserted = sa.insert(rt).from_select(
         ["id", "session_id", "parent_id", "token_hash", "created_at", "expires_at"],
