@@ -29,6 +29,10 @@ pytestmark = pytest.mark.skipif(
 # Admin searches by email substring (LIKE '%x%') cannot use a b-tree index; they are
 # paginated, admin-only, and not on a hot path.
 ALLOWED_SCANS = ("LIKE",)
+# Read whole on purpose: the webhook endpoints (a handful an admin configured), which
+# the dispatcher loads to fan events out and the admin list shows. Lookups by id
+# use the primary key.
+WHOLE_TABLES = ("webhook_endpoints",)
 
 
 def _seq_scans(plan: Any) -> Iterator[str]:
@@ -72,6 +76,8 @@ async def test_every_lookup_has_an_index(make_harness: HarnessFactory) -> None:
             assert row is not None
             plan = row[0] if not isinstance(row[0], str) else json.loads(row[0])
             for table in _seq_scans(plan):
+                if table in WHOLE_TABLES:
+                    continue
                 problems.append(f"{table}: {' '.join(statement.split())[:160]}")
     assert len(statements) > 20
     assert sorted(set(problems)) == []
