@@ -15,11 +15,13 @@ from sqlmodel import select
 
 from app.core import keyring as core_keyring
 from app.core.crypto import DecryptionError, Purpose
+from app.main import create_app
 from app.models import SigningKey
 from app.services.signing import keyset
 from app.services.signing.loader import KeyLoader
-from tests.conftest import Harness, HarnessFactory
+from tests.conftest import Harness, HarnessFactory, base_settings
 from tests.support.flows import API, bearer
+from tests.support.mail import Mailbox
 
 ALGORITHMS = ["ES256", "EdDSA", "RS256"]
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -291,3 +293,22 @@ async def test_a_hmac_token_is_refused_once_keys_sign(make_harness: HarnessFacto
 
     token = _forge({"typ": "at+jwt"}, payload, TEST_SECRET_KEY, "HS256")
     assert await _profile(harness, token) == 401
+
+
+async def test_a_start_with_another_encryption_key_names_the_setting(
+    make_harness: HarnessFactory,
+) -> None:
+    """Keys stored under one pepper, a start under another: one line, not a traceback."""
+    first = await make_harness(ALGORITHM="ES256")
+    settings = base_settings(
+        first.settings.database_url,
+        ALGORITHM="ES256",
+        PASSWORD_PEPPER="another-pepper-0123456789abcdef-0123456789abcdef",
+    )
+    app = create_app(settings, email_sender=Mailbox())
+    with pytest.raises(RuntimeError) as excinfo:
+        async with app.router.lifespan_context(app):
+            pass
+    message = str(excinfo.value)
+    assert "\n" not in message and "cannot be decrypted" in message
+    assert "DATA_ENCRYPTION_KEY" in message

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import structlog
 
-from app.core.crypto import Purpose
+from app.core.crypto import DecryptionError, Purpose
 from app.core.keyring import KeySnapshot, load_private_pem, public_key_from_jwk, render_jwks
 from app.repositories.signing_keys import Fingerprint, SigningKeyRepository
 from app.services.context import ServiceContext
@@ -89,9 +89,16 @@ class KeyLoader:
         )
         signing_key = None
         if current is not None:
-            pem = self.ctx.cipher.decrypt(
-                Purpose.SIGNING_KEY, current.private_key, context=current.kid
-            )
+            try:
+                pem = self.ctx.cipher.decrypt(
+                    Purpose.SIGNING_KEY, current.private_key, context=current.kid
+                )
+            except DecryptionError as exc:
+                raise RuntimeError(
+                    f"signing key {current.kid} cannot be decrypted: none of the keys of "
+                    "DATA_ENCRYPTION_KEY (or PASSWORD_PEPPER) is the one it was stored "
+                    "with; list that key again (the first key encrypts, every key decrypts)"
+                ) from exc
             signing_key = load_private_pem(pem)
         self.ctx.keyring.install(
             KeySnapshot(
