@@ -90,6 +90,30 @@ async def finish_sign_in(
     return pair
 
 
+async def refuse_sign_in(
+    db: AsyncSession,
+    ctx: ServiceContext,
+    user: User | None,
+    client: ClientInfo,
+    *,
+    method: SignInMethod,
+    reason: str,
+) -> None:
+    """Record a refused sign-in (`login_failed` with the method and why) and commit.
+
+    The caller raises its own error: each way in answers in its own terms.
+    """
+    audit.record(
+        db,
+        ctx.clock,
+        AuditEvent.LOGIN_FAILED,
+        user_id=user.id if user else None,
+        client=client,
+        details={"method": method.value, "reason": reason},
+    )
+    await db.commit()
+
+
 async def _second_factor_gate(
     db: AsyncSession,
     ctx: ServiceContext,

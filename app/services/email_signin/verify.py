@@ -24,7 +24,7 @@ from app.services.context import ClientInfo, ServiceContext
 from app.services.email_signin import codes
 from app.services.limits import check_account_limit
 from app.services.sessions import SessionService
-from app.services.signin import AMR_EMAIL, SignInMethod, finish_sign_in
+from app.services.signin import AMR_EMAIL, SignInMethod, finish_sign_in, refuse_sign_in
 
 # Looked up when the address has no account: the same query, matching nothing.
 _NOBODY = uuid.UUID(int=0)
@@ -86,30 +86,18 @@ class EmailSignIn:
         if row is not None and row.attempts >= codes.MAX_CODE_ATTEMPTS:
             await self.tokens.spend(row.id, self.ctx.clock.now())
         await self.ctx.store.incr(failures, ttl=codes.DAY_SECONDS)
-        audit.record(
-            self.db,
-            self.ctx.clock,
-            AuditEvent.LOGIN_FAILED,
-            user_id=user.id if user else None,
-            client=client,
-            details={"method": SignInMethod.EMAIL_CODE.value, "reason": reason},
+        await refuse_sign_in(
+            self.db, self.ctx, user, client, method=SignInMethod.EMAIL_CODE, reason=reason
         )
-        await self.db.commit()
         raise InvalidToken()
 
     async def _sign_in(self, user: User, client: ClientInfo, *, method: SignInMethod) -> TokenPair:
         """The link or code is spent (in this transaction): check the account, open a session."""
         ctx = self.ctx
         if not user.is_active:
-            audit.record(
-                self.db,
-                ctx.clock,
-                AuditEvent.LOGIN_FAILED,
-                user_id=user.id,
-                client=client,
-                details={"method": method.value, "reason": "account_disabled"},
+            await refuse_sign_in(
+                self.db, ctx, user, client, method=method, reason="account_disabled"
             )
-            await self.db.commit()
             raise AccountDisabled()
         proved = not user.is_verified
         if proved:

@@ -29,7 +29,14 @@ from app.services.passkeys.ceremony import (
     new_challenge,
     spend_challenge,
 )
-from app.services.signin import AMR_HARDWARE_KEY, AMR_MFA, AMR_USER, SignInMethod, finish_sign_in
+from app.services.signin import (
+    AMR_HARDWARE_KEY,
+    AMR_MFA,
+    AMR_USER,
+    SignInMethod,
+    finish_sign_in,
+    refuse_sign_in,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -113,15 +120,9 @@ class PasskeySignIn:
         )
 
     async def _refuse(self, user: User | None, client: ClientInfo, reason: str) -> NoReturn:
-        audit.record(
-            self.db,
-            self.ctx.clock,
-            AuditEvent.LOGIN_FAILED,
-            user_id=user.id if user else None,
-            client=client,
-            details={"method": SignInMethod.PASSKEY.value, "reason": reason},
+        await refuse_sign_in(
+            self.db, self.ctx, user, client, method=SignInMethod.PASSKEY, reason=reason
         )
-        await self.db.commit()
         raise InvalidCredentials()
 
 
