@@ -14,8 +14,6 @@ missing.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +28,13 @@ from sqlmodel import select
 from app.main import create_app
 from app.models import AuditLog, UserSession
 from tests.conftest import _wipe_database, base_settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.support.flows import PASSWORD, verified_user
 from tests.support.mail import Mailbox
 from tests.support.server import Running, serving
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"Chromium is not installed (looked for {CHROMIUM})", allow_module_level=True)
+require_chromium()
 PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 FETCH_LIB = PACKAGE / "node_modules" / "openapi-fetch" / "dist"
 if not (PACKAGE / "dist" / "index.js").exists() or not FETCH_LIB.exists():
@@ -46,15 +43,6 @@ if not (PACKAGE / "dist" / "index.js").exists() or not FETCH_LIB.exists():
         allow_module_level=True,
     )
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # The SPA: the package as built, `openapi-fetch` resolved by an import map (as a
 # bundler would), the service's origin from the query string.

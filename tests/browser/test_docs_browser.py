@@ -13,8 +13,6 @@ Chromium (Playwright's own browser downloads are not used). To run it:
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,26 +22,14 @@ import pytest
 from app.main import create_app
 from app.services.bootstrap import ensure_admin
 from tests.conftest import base_settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.support.flows import PASSWORD, new_email
 from tests.support.mail import Mailbox
 from tests.support.server import Running, serving
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip("Chromium is not installed", allow_module_level=True)
+require_chromium()
 
-# As the machine's probe runs it: no background traffic to Google's hosts.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Pages are opened under a public-looking name, not localhost: Swagger UI, for
 # one, calls out to its online validator only for documents off localhost.
 HOST = "docs.test"

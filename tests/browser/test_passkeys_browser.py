@@ -11,9 +11,7 @@ the Python Playwright package is missing.
 from __future__ import annotations
 
 import base64
-import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,24 +24,14 @@ from fastapi.responses import HTMLResponse
 
 from app.main import create_app
 from tests.conftest import _wipe_database, base_settings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.support.flows import tokens, verified_user
 from tests.support.mail import Mailbox
 from tests.support.server import Running, serving
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"Chromium is not installed (looked for {CHROMIUM})", allow_module_level=True)
+require_chromium()
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
