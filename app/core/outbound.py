@@ -53,6 +53,8 @@ def check_url(url: str) -> tuple[str, str, int]:
         raise UnsafeTarget("not an http(s) URL")
     if parts.username is not None or parts.password is not None or "\\" in url:
         raise UnsafeTarget("credentials in the URL")
+    if not parts.hostname.isascii():
+        raise UnsafeTarget("the host must be written in ASCII (its xn-- form)")
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 

@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import select
 from standardwebhooks import Webhook
 
+from app.core import outbound
 from app.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 from app.services import audit
 from app.services.webhooks import dispatcher as dispatcher_module
@@ -93,6 +94,7 @@ BAD_INPUT: list[tuple[dict[str, Any], int, str | None]] = [
     ({"url": "ftp://example.com/x", "events": ["*"]}, 400, "invalid_webhook_url"),
     ({"url": "javascript:alert(1)", "events": ["*"]}, 400, "invalid_webhook_url"),
     ({"url": "http://user:pw@93.184.216.34/", "events": ["*"]}, 400, "invalid_webhook_url"),
+    ({"url": "http://bücher.example/", "events": ["*"]}, 400, "invalid_webhook_url"),
     ({"url": "http://127.0.0.1:8080/", "events": ["*"]}, 400, "invalid_webhook_url"),
     ({"url": "http://localhost/", "events": ["*"]}, 400, "invalid_webhook_url"),
     ({"url": "http://10.1.2.3/", "events": ["*"]}, 400, "invalid_webhook_url"),
@@ -398,3 +400,55 @@ async def test_an_endpoint_deleted_during_an_attempt_is_harmless(
     await attempt  # its result has no row left to update, and that is fine
     async with loopback.ctx.sessionmaker() as db:
         assert (await db.exec(select(WebhookDelivery))).all() == []
+
+
+async def test_a_secret_that_no_longer_decrypts_is_a_recorded_failure(
+    make_harness: HarnessFactory, receiver: Receiver
+) -> None:
+    """Endpoints made under one pepper, a worker started under another: each attempt
+    fails, is recorded and retried, and the round goes on."""
+    first = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
+    await first.app.state.webhook_dispatcher.stop()
+    headers = await admin_headers(first)
+    created = await create_endpoint(first, headers, receiver.url, ["register"])
+    other = await make_harness(
+        clock=first.clock,
+        WEBHOOK_ALLOW_PRIVATE_URLS=True,
+        PASSWORD_PEPPER="another-pepper-0123456789abcdef-0123456789abcdef",
+    )
+    dispatcher = other.app.state.webhook_dispatcher
+    await dispatcher.stop()  # this test drives the rounds itself
+    await first.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+    await dispatcher.run_once()
+    async with other.ctx.sessionmaker() as db:
+        (delivery,) = (await db.exec(select(WebhookDelivery))).all()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.last_error is not None and "DATA_ENCRYPTION_KEY" in delivery.last_error
+    assert receiver.requests == []
+
+
+async def test_one_attempt_raising_leaves_the_rest_of_the_round_recorded(
+    make_harness: HarnessFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
+    dispatcher = harness.app.state.webhook_dispatcher
+    await dispatcher.stop()  # this test drives the rounds itself
+    headers = await admin_headers(harness)
+    good = await create_endpoint(harness, headers, receiver.url + "?good", ["*"])
+    bad = await create_endpoint(harness, headers, receiver.url + "?bad", ["*"])
+    send = outbound.post_pinned
+
+    async def failing_for_bad(http: Any, url: str, *args: Any, **kwargs: Any) -> Any:
+        if url.endswith("?bad"):
+            raise ValueError("an error nobody expected")
+        return await send(http, url, *args, **kwargs)
+
+    monkeypatch.setattr(outbound, "post_pinned", failing_for_bad)
+    for endpoint in (good, bad):
+        await harness.client.post(f"{HOOKS}/{endpoint['id']}/test", headers=headers)
+    await dispatcher.run_once()
+    async with harness.ctx.sessionmaker() as db:
+        rows = {str(r.endpoint_id): r for r in (await db.exec(select(WebhookDelivery))).all()}
+    assert rows[good["id"]].status == "delivered" and len(receiver.requests) == 1
+    assert (rows[bad["id"]].status, rows[bad["id"]].attempts) == ("pending", 1)
+    assert rows[bad["id"]].last_error == "ValueError"

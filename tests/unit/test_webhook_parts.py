@@ -51,6 +51,7 @@ def test_is_public(address: str, public: bool) -> None:
         "http://exa mple.com/",
         "http://example.com\\@evil/",
         "https://" + "a" * 2050 + ".com/",
+        "http://bücher.example/",
     ],
 )
 def test_check_url_refuses(url: str) -> None:

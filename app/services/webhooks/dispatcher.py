@@ -24,6 +24,7 @@ import httpx
 import structlog
 
 from app.core import outbound
+from app.core.crypto import DecryptionError
 from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.repositories.webhooks import WebhookRepository
 from app.services.context import ServiceContext
@@ -211,16 +212,22 @@ class Dispatcher:
         now = self.ctx.clock.now()
         timestamp = int(now.timestamp())
         msg_id = f"msg_{delivery.id.hex}"
-        headers = {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(
-                self._secrets(endpoint, now), msg_id=msg_id, timestamp=timestamp, body=delivery.body
-            ),
-        }
+        # Every failure is an outcome, recorded and retried: an exception escaping
+        # here would end the round with all its claims unrecorded (and their
+        # sends repeated once the lease runs out).
         try:
+            headers = {
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                "webhook-id": msg_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(
+                    self._secrets(endpoint, now),
+                    msg_id=msg_id,
+                    timestamp=timestamp,
+                    body=delivery.body,
+                ),
+            }
             answer = await outbound.post_pinned(
                 self.ctx.http,
                 endpoint.url,
@@ -229,10 +236,15 @@ class Dispatcher:
                 headers=headers,
                 time_limit=DELIVERY_TIMEOUT_SECONDS,
             )
+        except DecryptionError:
+            return Outcome(False, error="secret cannot be decrypted: check DATA_ENCRYPTION_KEY")
         except TimeoutError:
             return Outcome(False, error="timed out")
         except httpx.HTTPError as exc:
             return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:300])
+        except Exception as exc:
+            log.exception("webhook_attempt_failed", delivery_id=str(delivery.id))
+            return Outcome(False, error=f"{type(exc).__name__}"[:300])
         if 200 <= answer.status_code < 300:
             return Outcome(True, status_code=answer.status_code)
         return Outcome(False, status_code=answer.status_code, error=f"HTTP {answer.status_code}")
