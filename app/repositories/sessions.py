@@ -91,11 +91,6 @@ class SessionRepository:
         )
         return list(result.scalars().all())
 
-    async def touch(self, session_id: uuid.UUID, now: datetime) -> None:
-        await self.db.exec(
-            update(UserSession).where(col(UserSession.id) == session_id).values(last_used_at=now)
-        )
-
 
 class RefreshTokenRepository:
     def __init__(self, db: AsyncSession) -> None:
@@ -104,24 +99,6 @@ class RefreshTokenRepository:
     async def add(self, token: RefreshToken) -> None:
         self.db.add(token)
         await self.db.flush()
-
-    async def consume(self, token_hash: str, now: datetime) -> RefreshToken | None:
-        """Mark the token used in one statement; None if unknown, used or expired.
-
-        The conditional UPDATE is the atomic step: of two concurrent refreshes
-        with one token, exactly one gets a row back.
-        """
-        result = await self.db.exec(
-            update(RefreshToken)
-            .where(
-                col(RefreshToken.token_hash) == token_hash,
-                col(RefreshToken.used_at).is_(None),
-                col(RefreshToken.expires_at) > now,
-            )
-            .values(used_at=now)
-            .returning(RefreshToken)
-        )
-        return result.scalars().first()
 
     async def rotate(
         self,

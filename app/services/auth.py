@@ -28,7 +28,7 @@ from app.services.limits import check_account_limit
 from app.services.lockout import Lockout
 from app.services.principals import Principal
 from app.services.sessions import SessionService
-from app.services.signin import AMR_PASSWORD, SignInMethod, finish_sign_in
+from app.services.signin import AMR_PASSWORD, SignInMethod, finish_sign_in, refuse_sign_in
 
 log = structlog.get_logger(__name__)
 
@@ -174,20 +174,14 @@ class AuthService:
         reason: str,
         newly_locked: bool = False,
     ) -> None:
-        user_id = user.id if user else None
-        audit.record(
-            self.db,
-            self.ctx.clock,
-            AuditEvent.LOGIN_FAILED,
-            user_id=user_id,
-            client=client,
-            details={"reason": reason},
-        )
         if newly_locked:
+            user_id = user.id if user else None
             audit.record(
                 self.db, self.ctx.clock, AuditEvent.ACCOUNT_LOCKED, user_id=user_id, client=client
             )
-        await self.db.commit()
+        await refuse_sign_in(
+            self.db, self.ctx, user, client, method=SignInMethod.PASSWORD, reason=reason
+        )
 
     async def verify_email(self, *, token: str, client: ClientInfo) -> None:
         """Spend a verification token and mark the address verified."""

@@ -59,29 +59,17 @@ class SessionService:
                 amr=list(amr),
             )
         )
-        return await self._pair(session, user, parent_id=None)
-
-    async def _pair(
-        self, session: UserSession, user: User, *, parent_id: uuid.UUID | None
-    ) -> TokenPair:
         raw = new_token()
         await self.refresh_tokens.add(
             RefreshToken(
                 session_id=session.id,
-                parent_id=parent_id,
                 token_hash=hash_token(raw),
                 created_at=self.ctx.clock.now(),
                 expires_at=session.expires_at,
             )
         )
-        access = self.ctx.access_tokens.encode(
-            user_id=session.user_id, session_id=session.id, role=user.role.value, amr=session.amr
-        )
-        return TokenPair(
-            access_token=access,
-            refresh_token=raw,
-            expires_in=self.ctx.access_tokens.ttl_seconds,
-        ).for_session(session.expires_at)
+        pair = self._tokens(session.id, session.user_id, user.role, session.amr, raw)
+        return pair.for_session(session.expires_at)
 
     def _successor_of(self, raw: str) -> str:
         """The refresh token that follows `raw`: derived, not drawn, so a second

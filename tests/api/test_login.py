@@ -144,6 +144,7 @@ async def test_failed_logins_are_audited_with_a_reason(harness: Harness) -> None
     await login(harness.client, new_email(), "not the password")
     rows = await _events(harness, "login_failed")
     assert sorted(r.details["reason"] for r in rows) == ["bad_credentials", "bad_credentials"]
+    assert {r.details["method"] for r in rows} == {"password"}  # as every way in records it
     assert sorted(r.user_id is None for r in rows) == [False, True]
     for row in rows:
         assert "not the password" not in str(row.details)
