@@ -15,7 +15,6 @@ the next poll (other workers' events, retries that fall due).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, Webhook
 from app.repositories.webhooks import WebhookRepository
 from app.services.context import ServiceContext
 from app.services.webhooks import outbox
-from app.services.webhooks.signing import sign, unseal
+from app.services.webhooks.signing import envelope, sign, unseal
 
 log = structlog.get_logger(__name__)
 
@@ -54,18 +53,15 @@ class Outcome:
 
 def message_body(event: WebhookEvent) -> str:
     """The JSON sent for one event (the same bytes to every endpoint and on every retry)."""
-    return json.dumps(
+    return envelope(
+        event.event,
+        event.created_at,
         {
-            "type": event.event,
-            "timestamp": event.created_at.isoformat().replace("+00:00", "Z"),
-            "data": {
-                "audit_id": str(event.audit_id),
-                "user_id": str(event.user_id) if event.user_id else None,
-                "actor_id": str(event.actor_id) if event.actor_id else None,
-                "details": event.details,
-            },
+            "audit_id": str(event.audit_id),
+            "user_id": str(event.user_id) if event.user_id else None,
+            "actor_id": str(event.actor_id) if event.actor_id else None,
+            "details": event.details,
         },
-        separators=(",", ":"),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from app.schemas.webhooks import (
 )
 from app.services.context import ServiceContext
 from app.services.webhooks import outbox
-from app.services.webhooks.signing import new_secret, seal, unseal
+from app.services.webhooks.signing import envelope, new_secret, seal, unseal
 
 ROTATION_OVERLAP = timedelta(hours=24)
 
@@ -123,14 +122,7 @@ class WebhookAdmin:
         delivery = WebhookDelivery(
             endpoint_id=endpoint.id,
             event=TEST_EVENT,
-            body=json.dumps(
-                {
-                    "type": TEST_EVENT,
-                    "timestamp": now.isoformat().replace("+00:00", "Z"),
-                    "data": {"webhook_id": str(endpoint.id)},
-                },
-                separators=(",", ":"),
-            ),
+            body=envelope(TEST_EVENT, now, {"webhook_id": str(endpoint.id)}),
             next_attempt_at=now,
             created_at=now,
         )

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
+from datetime import datetime
+from typing import Any
 
 from app.core.crypto import DataCipher, Purpose
 
@@ -39,3 +42,11 @@ def seal(cipher: DataCipher, secret: str, endpoint_id: uuid.UUID) -> str:
 
 def unseal(cipher: DataCipher, sealed: str, endpoint_id: uuid.UUID) -> str:
     return cipher.decrypt(Purpose.WEBHOOK_SECRET, sealed, context=str(endpoint_id)).decode()
+
+
+def envelope(type_: str, at: datetime, data: dict[str, Any]) -> str:
+    """A message's JSON body: `{"type", "timestamp", "data"}`, compact, UTC as `Z`."""
+    return json.dumps(
+        {"type": type_, "timestamp": at.isoformat().replace("+00:00", "Z"), "data": data},
+        separators=(",", ":"),
+    )
