@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Coroutine
 from email.message import Message
@@ -20,6 +21,7 @@ from app.api import refresh_cookie
 from app.errors import AppError, UnsupportedMediaType
 
 
+@functools.lru_cache(maxsize=256)  # a handful of distinct values; bounded for the rest
 def _is_json(content_type: str) -> bool:
     message = Message()
     message["content-type"] = content_type

@@ -152,7 +152,8 @@ class SecondFactor:
     async def new_recovery_codes(self, user: User) -> list[str]:
         """A new set for `user`; every older code dies."""
         codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
-        hashes = [self.recovery_hash(user.id, c.replace("-", "")) for c in codes]
+        # Hashed in the form a typed code is checked in (new codes are always well formed).
+        hashes = [self.recovery_hash(user.id, normalise_recovery_code(c) or c) for c in codes]
         await self.codes.replace(user.id, hashes, self.ctx.clock.now())
         return codes
 
