@@ -424,3 +424,30 @@ async def test_a_recovery_code_steps_up_once_and_mails(harness: Harness) -> None
     assert reused.status_code == 400 and reused.json()["code"] == "invalid_mfa_code"
     (failed,) = await events(harness, "mfa_challenge_failed")
     assert failed.details == {"action": "change_password", "reason": "wrong_code"}
+
+
+async def test_regenerating_with_a_recovery_code_mails_the_owner(harness: Harness) -> None:
+    email, pair, _, codes = await enrolled(harness)
+    response = await harness.client.post(
+        f"{MFA}/recovery-codes", json={"code": codes[0]}, headers=bearer(pair["access_token"])
+    )
+    assert response.status_code == 200, response.text
+    await harness.settle()
+    assert "Unused recovery codes left: 10." in harness.mailbox.to(email)[-1].text
+    (used,) = await events(harness, "mfa_recovery_code_used")
+    assert used.details["action"] == "regenerate"
+
+
+async def test_step_up_codes_share_one_per_account_budget(make_harness: HarnessFactory) -> None:
+    """A stolen access token cannot try every code on the routes that need one."""
+    harness = await make_harness(AUTH_RATE_LIMIT_PER_MINUTE=3, ACCOUNT_LOCKOUT_THRESHOLD=50)
+    _, pair, _, _ = await enrolled(harness)
+    headers = bearer(pair["access_token"])
+    wrong = {"code": "000000"}
+    # Enrolment's confirm spent one of the three; two wrong codes on two routes spend the rest.
+    for path in ("/totp/disable", "/recovery-codes"):
+        response = await harness.client.post(f"{MFA}{path}", json=wrong, headers=headers)
+        assert response.status_code == 400, (path, response.text)
+    for path in ("/totp/disable", "/recovery-codes"):
+        limited = await harness.client.post(f"{MFA}{path}", json=wrong, headers=headers)
+        assert limited.status_code == 429 and limited.json()["code"] == "rate_limited", path
