@@ -70,16 +70,7 @@ class WebhookRepository:
 
     async def has_work(self, now: datetime) -> bool:
         """Whether the outbox holds rows or a delivery is due (a read: no write lock)."""
-        enabled = select(WebhookEndpoint.id).where(col(WebhookEndpoint.enabled))
-        due = (
-            select(WebhookDelivery.id)
-            .where(
-                col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
-                col(WebhookDelivery.next_attempt_at) <= now,
-                col(WebhookDelivery.endpoint_id).in_(enabled),
-            )
-            .exists()
-        )
+        due = select(WebhookDelivery.id).where(*_due(now)).exists()
         result = await self.db.exec(select(sa.or_(select(WebhookEvent.id).exists(), due)))
         return bool(result.one())
 
@@ -88,14 +79,9 @@ class WebhookRepository:
     ) -> list[WebhookDelivery]:
         """Take up to `limit` due deliveries of enabled endpoints: count the attempt and
         push `next_attempt_at` to the lease's end (so a crashed attempt is retried)."""
-        enabled = select(WebhookEndpoint.id).where(col(WebhookEndpoint.enabled))
         ids = (
             select(WebhookDelivery.id)
-            .where(
-                col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
-                col(WebhookDelivery.next_attempt_at) <= now,
-                col(WebhookDelivery.endpoint_id).in_(enabled),
-            )
+            .where(*_due(now))
             .order_by(col(WebhookDelivery.next_attempt_at))
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -151,3 +137,15 @@ async def delete_old_deliveries(db: AsyncSession, before: datetime, batch: int) 
     ids = select(WebhookDelivery.id).where(condition).limit(batch).scalar_subquery()
     result = await db.exec(delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids)))
     return int(result.rowcount or 0)
+
+
+def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
+    """A delivery due now: pending, its time come, its endpoint enabled. One
+    definition for `has_work` and `claim`, so an idle check never disagrees
+    with what a claim takes."""
+    enabled = select(WebhookEndpoint.id).where(col(WebhookEndpoint.enabled))
+    return [
+        col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+        col(WebhookDelivery.next_attempt_at) <= now,
+        col(WebhookDelivery.endpoint_id).in_(enabled),
+    ]
