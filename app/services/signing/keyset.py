@@ -8,8 +8,9 @@ interleave: the first creates what is missing and the others find it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,9 +70,10 @@ async def _settle(
     now: datetime,
     access_ttl: timedelta,
     rotate: bool,
-) -> None:
+) -> str:
     """Bring the set to one current and one next key of `algorithm` (rotating first if asked);
-    drop keys whose publication has ended and unused keys of another algorithm."""
+    drop keys whose publication has ended and unused keys of another algorithm. Returns the
+    kid of the key that signs."""
     keys = await repo.all()
     gone = [
         k.kid
@@ -83,23 +85,29 @@ async def _settle(
     keys = [k for k in keys if k.kid not in gone]
     currents = [k for k in keys if state_of(k) == KeyState.CURRENT]
     nexts = [k for k in keys if state_of(k) == KeyState.NEXT]
-    keep = max(
-        (k for k in currents if k.algorithm == algorithm),
-        key=lambda k: k.activated_at or now,
-        default=None,
-    )
+    keep = current_key(currents, algorithm)
     if rotate:
         keep = None  # the current key retires; the next one takes over
     for key in currents:
         if key is not keep:
             key.retired_at = now
     if keep is None:
-        promoted = nexts.pop(0) if nexts else _new_key(cipher, algorithm, now)
-        promoted.activated_at = now
-        await repo.add(promoted)
+        keep = nexts.pop(0) if nexts else _new_key(cipher, algorithm, now)
+        keep.activated_at = now
+        await repo.add(keep)
     if not nexts:
         await repo.add(_new_key(cipher, algorithm, now))
     await repo.db.flush()
+    return keep.kid
+
+
+def current_key(keys: Iterable[SigningKey], algorithm: str) -> SigningKey | None:
+    """The key that signs: of the current keys of `algorithm`, the latest activated."""
+    return max(
+        (k for k in keys if k.algorithm == algorithm and state_of(k) == KeyState.CURRENT),
+        key=lambda k: k.activated_at or datetime.min.replace(tzinfo=UTC),
+        default=None,
+    )
 
 
 async def ensure(
@@ -124,10 +132,11 @@ async def rotate(
     """Promote next to current, current to previous, create a new next; return the new kid."""
     await lock_transaction(db, LOCK_NAME)
     repo = SigningKeyRepository(db)
-    await _settle(repo, cipher, algorithm=algorithm, now=now, access_ttl=access_ttl, rotate=True)
+    kid = await _settle(
+        repo, cipher, algorithm=algorithm, now=now, access_ttl=access_ttl, rotate=True
+    )
     await db.commit()
-    current = [k for k in await repo.all() if state_of(k) == KeyState.CURRENT]
-    return current[0].kid
+    return kid
 
 
 async def list_keys(db: AsyncSession) -> list[KeyInfo]:

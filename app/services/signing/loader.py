@@ -82,11 +82,7 @@ class KeyLoader:
             published.append(key)
             if until is not None:
                 reload_at = until if reload_at is None else min(reload_at, until)
-        current = max(
-            (k for k in published if keyset.state_of(k) == keyset.KeyState.CURRENT),
-            key=lambda k: k.activated_at or now,
-            default=None,
-        )
+        current = keyset.current_key(published, settings.ALGORITHM)
         signing_key = None
         if current is not None:
             try:
