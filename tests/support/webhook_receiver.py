@@ -40,6 +40,12 @@ class Receiver:
         return [r for r in self.requests if f'"type":"{event}"' in r.body]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a dispatcher round sends dozens of
+    # deliveries at once, and on a busy machine the overflow was reset (ReadError).
+    request_queue_size = 128
+
+
 @contextmanager
 def webhook_receiver() -> Iterator[Receiver]:
     receiver: Receiver | None = None
@@ -74,7 +80,7 @@ def webhook_receiver() -> Iterator[Receiver]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
