@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     DATABASE_URL: str | None = None
     REDIS_URL: str | None = None
     REDIS_KEY_PREFIX: str = "auth"
+    # Connections each worker keeps; the pool never opens more (no overflow).
+    DATABASE_POOL_SIZE: int = Field(default=20, ge=1, le=1000)
 
     # Tokens
     SECRET_KEY: SecretStr | None = None

@@ -23,13 +23,19 @@ T = TypeVar("T")
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     """Build the engine for `settings.database_url` with sane pool and driver options."""
     url = make_url(settings.database_url)
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # A fixed pool, no overflow: an overflow connection is closed when it comes back
+    # to a full idle queue, and under asyncio many come back in one loop turn, so a
+    # busy worker kept opening and closing connections (a PostgreSQL backend start
+    # and re-prepared statements each time).
+    pool = {"pool_size": settings.DATABASE_POOL_SIZE, "max_overflow": 0}
+    options: dict[str, Any]
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
         options = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        if url.database and url.database != ":memory:":  # in memory: one shared connection
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            options |= pool
     else:
-        options |= {"pool_size": 10, "max_overflow": 10, "pool_timeout": 10, "pool_recycle": 1800}
+        options = pool | {"pool_pre_ping": True, "pool_timeout": 10, "pool_recycle": 1800}
         options["connect_args"] = {"connect_timeout": 5}
     # Statement logs and driver errors must never carry bound values (hashes, emails).
     options["hide_parameters"] = True
