@@ -103,6 +103,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pid: int, *, within: float = 15.0) -> None:
+    """Wait until the process is idle: under 2% of a core over a quarter second."""
+    deadline = time.perf_counter() + within
+    last = cpu_seconds(pid)
+    while time.perf_counter() < deadline:
+        time.sleep(0.25)
+        now = cpu_seconds(pid)
+        if now - last < 0.005:
+            return
+        last = now
+
+
 def wait_for(count: int, receiver: Receiver, within: float) -> float:
     """Seconds until the receiver holds `count` messages."""
     start = time.perf_counter()
@@ -171,6 +183,10 @@ def main() -> None:
                 runs[name].append(result)
                 if name == "three":
                     wait_for(before + 3 * result.requests, receiver, within=120)
+                # Logins still in flight when wrk stops finish now: their work is this
+                # window's, and must not spill into the next one (which would charge
+                # whichever variant runs second).
+                settle(app_pid)
                 cpu[name].append((cpu_seconds(app_pid) - cpu_before) / max(result.requests, 1))
         for hook_id in subscribers:
             enable(hook_id, False)
