@@ -27,7 +27,7 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     # to a full idle queue, and under asyncio many come back in one loop turn, so a
     # busy worker kept opening and closing connections (a PostgreSQL backend start
     # and re-prepared statements each time).
-    pool = {"pool_size": settings.DATABASE_POOL_SIZE, "max_overflow": 0}
+    pool: dict[str, Any] = {"pool_size": settings.DATABASE_POOL_SIZE, "max_overflow": 0}
     options: dict[str, Any]
     if url.get_backend_name() == "sqlite":
         options = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
