@@ -6,14 +6,17 @@ lock before it reads)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, delete, func, select, update
+from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.models.base import UTCDateTime
 
 
 class WebhookRepository:
@@ -46,23 +49,6 @@ class WebhookRepository:
         await self.db.delete(endpoint)
         await self.db.flush()
 
-    # Outbox ----------------------------------------------------------------------
-
-    async def take_events(self, limit: int) -> list[WebhookEvent]:
-        """Remove up to `limit` outbox rows (oldest first) and return them; the caller
-        fans them out in the same transaction, so a crash loses nothing."""
-        ids = (
-            select(WebhookEvent.id)
-            .order_by(col(WebhookEvent.created_at))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        result = await self.db.exec(
-            delete(WebhookEvent).where(col(WebhookEvent.id).in_(ids)).returning(WebhookEvent)
-        )
-        return sorted(result.scalars().all(), key=lambda e: e.created_at)
-
     def add_delivery(self, delivery: WebhookDelivery) -> None:
         self.db.add(delivery)
 
@@ -73,43 +59,6 @@ class WebhookRepository:
         due = select(WebhookDelivery.id).where(*_due(now)).exists()
         result = await self.db.exec(select(sa.or_(select(WebhookEvent.id).exists(), due)))
         return bool(result.one())
-
-    async def claim(
-        self, now: datetime, lease_until: datetime, limit: int
-    ) -> list[WebhookDelivery]:
-        """Take up to `limit` due deliveries of enabled endpoints: count the attempt and
-        push `next_attempt_at` to the lease's end (so a crashed attempt is retried)."""
-        ids = (
-            select(WebhookDelivery.id)
-            .where(*_due(now))
-            .order_by(col(WebhookDelivery.next_attempt_at))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        result = await self.db.exec(
-            update(WebhookDelivery)
-            .where(col(WebhookDelivery.id).in_(ids))
-            .values(attempts=col(WebhookDelivery.attempts) + 1, next_attempt_at=lease_until)
-            .returning(WebhookDelivery)
-        )
-        return list(result.scalars().all())
-
-    async def finish_many(self, rows: list[dict[str, object]]) -> None:
-        """Record attempts' results: each row is an `id` and the columns to set.
-
-        A Core executemany, not the ORM's bulk update: a row deleted meanwhile (its
-        endpoint was removed) is simply not updated, where the ORM would raise.
-        """
-        if not rows:
-            return
-        table = WebhookDelivery.__table__  # type: ignore[attr-defined]
-        params = [
-            {"b_id": row["id"], **{k: v for k, v in row.items() if k != "id"}} for row in rows
-        ]
-        await self.db.exec(
-            sa.update(table).where(table.c.id == sa.bindparam("b_id")), params=params
-        )
 
     async def deliveries(
         self, endpoint_id: uuid.UUID, *, offset: int, limit: int
@@ -139,7 +88,7 @@ async def delete_old_deliveries(db: AsyncSession, before: datetime, batch: int) 
     return int(result.rowcount or 0)
 
 
-def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
+def _due(now: datetime | sa.BindParameter[datetime]) -> list[sa.ColumnElement[bool]]:
     """A delivery due now: pending, its time come, its endpoint enabled. One
     definition for `has_work` and `claim`, so an idle check never disagrees
     with what a claim takes."""
@@ -149,3 +98,81 @@ def _due(now: datetime) -> list[sa.ColumnElement[bool]]:
         col(WebhookDelivery.next_attempt_at) <= now,
         col(WebhookDelivery.endpoint_id).in_(enabled),
     ]
+
+
+# The dispatcher's writes: Core statements on a synchronous connection, so a round's
+# transaction runs whole where it is handed (SQLite's in-process writer, or a pooled
+# connection through `run_sync`), without the ORM's bookkeeping. Built once, with
+# bound parameters; none is named like a column (an UPDATE would take it as a SET).
+
+_EVENTS: sa.Table = WebhookEvent.__table__  # type: ignore[attr-defined]
+_DELIVERIES: sa.Table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+_ENDPOINTS: sa.Table = WebhookEndpoint.__table__  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    now = sa.bindparam("now", type_=UTCDateTime())
+    batch = sa.bindparam("batch", type_=sa.Integer())
+    oldest = (
+        sa.select(_EVENTS.c.id)
+        .order_by(_EVENTS.c.created_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    due = (
+        sa.select(_DELIVERIES.c.id)
+        .where(*_due(now))
+        .order_by(_DELIVERIES.c.next_attempt_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    d = _DELIVERIES.c
+    return {
+        "take": sa.delete(_EVENTS).where(_EVENTS.c.id.in_(oldest)).returning(*_EVENTS.c),
+        "enabled": sa.select(_ENDPOINTS).where(_ENDPOINTS.c.enabled),
+        "insert": sa.insert(_DELIVERIES),
+        "claim": sa.update(_DELIVERIES)
+        .where(d.id.in_(due))
+        .values(
+            attempts=d.attempts + 1,
+            next_attempt_at=sa.bindparam("lease_until", type_=UTCDateTime()),
+        )
+        .returning(d.id, d.endpoint_id, d.body, d.attempts, d.next_attempt_at),
+        "finish": sa.update(_DELIVERIES).where(d.id == sa.bindparam("b_id")),
+    }
+
+
+def take_events(connection: sa.Connection, limit: int) -> list[sa.Row[Any]]:
+    """Remove up to `limit` outbox rows (oldest first) and return them; the caller
+    fans them out in the same transaction, so a crash loses nothing."""
+    rows = connection.execute(_statements()["take"], {"batch": limit}).all()
+    return sorted(rows, key=lambda event: event.created_at)
+
+
+def enabled_endpoints(connection: sa.Connection) -> list[sa.Row[Any]]:
+    return list(connection.execute(_statements()["enabled"]).all())
+
+
+def insert_deliveries(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        connection.execute(_statements()["insert"], rows)
+
+
+def claim(
+    connection: sa.Connection, now: datetime, lease_until: datetime, limit: int
+) -> list[sa.Row[Any]]:
+    """Take up to `limit` due deliveries of enabled endpoints: count the attempt and
+    push `next_attempt_at` to the lease's end (so a crashed attempt is retried)."""
+    params = {"now": now, "lease_until": lease_until, "batch": limit}
+    return list(connection.execute(_statements()["claim"], params).all())
+
+
+def finish_many(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Record attempts' results: each row is an `id` and the columns to set (an
+    executemany; a row deleted meanwhile, its endpoint removed, is simply skipped)."""
+    if rows:
+        params = [{"b_id": row.pop("id"), **row} for row in map(dict, rows)]
+        connection.execute(_statements()["finish"], params)

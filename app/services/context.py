@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +29,8 @@ from app.email.base import EmailSender
 from app.services.breach import BreachCheck
 from app.services.principals import PrincipalCache
 from app.services.readiness import ReadinessCache
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +65,22 @@ class ServiceContext:
     breach_check: BreachCheck
     # The access-token key set as this worker holds it (empty with HMAC algorithms).
     keyring: KeyRing
-    # SQLite: hot write transactions (refresh) queue here instead of on the file lock.
+    # SQLite: hot write transactions (refresh, webhook rounds) queue here, not on the file lock.
     sqlite_writer: SQLiteWriter | None
     # First backoff step between email retries (doubles each time).
     email_retry_delay: float = 1.0
     started_at: float = field(default_factory=time.monotonic)  # for uptime
     # /health/ready's last answer (public, unthrottled: at most one probe a second).
     readiness: ReadinessCache = field(default_factory=ReadinessCache)
+
+    async def write(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run `work` as one short write transaction (committed when it returns): on a
+        SQLite file, queued on the in-process writer; elsewhere on a pooled connection,
+        its statements going through the async driver."""
+        if self.sqlite_writer is not None:
+            return await self.sqlite_writer.run(work)
+        async with self.sessionmaker() as db:
+            connection = await db.connection()
+            result = await connection.run_sync(work)
+            await db.commit()
+            return result

@@ -452,3 +452,33 @@ async def test_one_attempt_raising_leaves_the_rest_of_the_round_recorded(
     assert rows[good["id"]].status == "delivered" and len(receiver.requests) == 1
     assert (rows[bad["id"]].status, rows[bad["id"]].attempts) == ("pending", 1)
     assert rows[bad["id"]].last_error == "ValueError"
+
+
+async def test_a_round_checks_each_endpoint_once(
+    make_harness: HarnessFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several messages to one endpoint in one round: its address is resolved and
+    checked once, and every message goes to that address, signed."""
+    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
+    dispatcher = harness.app.state.webhook_dispatcher
+    await dispatcher.stop()  # this test drives the rounds itself
+    headers = await admin_headers(harness)
+    created = await create_endpoint(harness, headers, receiver.url, ["*"])
+    resolve = outbound.resolve
+    resolved: list[str] = []
+
+    async def counting(url: str, **kwargs: Any) -> Any:
+        resolved.append(url)
+        return await resolve(url, **kwargs)
+
+    monkeypatch.setattr(outbound, "resolve", counting)
+    for _ in range(3):
+        await harness.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
+    await dispatcher.run_once()
+    assert resolved == [receiver.url]
+    assert len(receiver.requests) == 3
+    for request in receiver.requests:
+        assert verified(created["secret"], request)["type"] == "webhook.test"
+    async with harness.ctx.sessionmaker() as db:
+        rows = (await db.exec(select(WebhookDelivery))).all()
+    assert sorted(row.status for row in rows) == ["delivered"] * 3

@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
 import structlog
 
 from app.core import outbound
 from app.core.crypto import DecryptionError
-from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.models import DeliveryStatus
+from app.repositories import webhooks as repository
 from app.repositories.webhooks import WebhookRepository
 from app.services.context import ServiceContext
 from app.services.webhooks import outbox
@@ -51,7 +56,43 @@ class Outcome:
     error: str | None = None
 
 
-def message_body(event: WebhookEvent) -> str:
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One claimed delivery, as its round sends it."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    body: str
+    attempts: int
+    next_attempt_at: datetime
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> Attempt:
+        return cls(
+            row["id"], row["endpoint_id"], row["body"], row["attempts"], row["next_attempt_at"]
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An endpoint as a round sends to it: URL, checked address, signing secrets."""
+
+    url: str
+    address: outbound.IPAddress
+    secrets: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What a round's transaction took: the enabled endpoints and the attempts to make."""
+
+    endpoints: dict[uuid.UUID, Any]
+    work: list[Attempt]
+    events: int
+    claimed: int
+
+
+def message_body(event: Any) -> str:
     """The JSON sent for one event (the same bytes to every endpoint and on every retry)."""
     return envelope(
         event.event,
@@ -65,7 +106,7 @@ def message_body(event: WebhookEvent) -> str:
     )
 
 
-def subscribed(endpoint: WebhookEndpoint, event: WebhookEvent) -> bool:
+def subscribed(endpoint: Any, event: Any) -> bool:
     """Whether the endpoint wants the event (and existed when it happened)."""
     if event.created_at < endpoint.created_at:
         return False
@@ -161,53 +202,72 @@ class Dispatcher:
         is work (`skip_check`: woken by a commit), an idle round only reads.
         """
         now = self.ctx.clock.now()
-        lease_until = now + LEASE
-        async with self.ctx.sessionmaker() as db:
-            repo = WebhookRepository(db)
-            if not skip_check and not await repo.has_work(now):  # idle: no write lock
-                return False
-            events = await repo.take_events(BATCH)
-            endpoints = {endpoint.id: endpoint for endpoint in await repo.enabled()}
-            fresh: list[WebhookDelivery] = []
-            for event in events:
-                body = message_body(event)
-                for endpoint in endpoints.values():
-                    if subscribed(endpoint, event):
-                        delivery = WebhookDelivery(
-                            endpoint_id=endpoint.id,
-                            event=event.event,
-                            body=body,
-                            attempts=1,
-                            next_attempt_at=lease_until,
-                            created_at=now,
-                        )
-                        repo.add_delivery(delivery)
-                        fresh.append(delivery)
-            claimed = await repo.claim(now, lease_until, BATCH)
-            await db.commit()
-        work = fresh + claimed
-        if work:
+        if not skip_check:
+            async with self.ctx.sessionmaker() as db:
+                if not await WebhookRepository(db).has_work(now):  # idle: no write lock
+                    return False
+        taken = await self.ctx.write(lambda connection: self._take(connection, now))
+        if taken.work:
+            targets = {
+                endpoint_id: await self._target(taken.endpoints.get(endpoint_id), now)
+                for endpoint_id in {attempt.endpoint_id for attempt in taken.work}
+            }
             outcomes = await asyncio.gather(
-                *(self._attempt(d, endpoints.get(d.endpoint_id)) for d in work)
+                *(self._attempt(attempt, targets[attempt.endpoint_id]) for attempt in taken.work)
             )
-            await self._record(list(zip(work, outcomes, strict=True)))
-        return len(events) >= BATCH or len(claimed) >= BATCH
+            await self._record(list(zip(taken.work, outcomes, strict=True)))
+        return taken.events >= BATCH or taken.claimed >= BATCH
 
-    async def _attempt(
-        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None
-    ) -> Outcome:
+    def _take(self, connection: sa.Connection, now: datetime) -> Taken:
+        """The round's transaction (see `run_once`), on a synchronous connection."""
+        lease_until = now + LEASE
+        events = repository.take_events(connection, BATCH)
+        endpoints = {row.id: row for row in repository.enabled_endpoints(connection)}
+        fresh: list[dict[str, Any]] = []
+        for event in events:
+            body = message_body(event)
+            fresh += [
+                {
+                    "id": uuid.uuid4(),
+                    "endpoint_id": endpoint.id,
+                    "event": event.event,
+                    "body": body,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 1,
+                    "next_attempt_at": lease_until,
+                    "created_at": now,
+                }
+                for endpoint in endpoints.values()
+                if subscribed(endpoint, event)
+            ]
+        repository.insert_deliveries(connection, fresh)
+        claimed = repository.claim(connection, now, lease_until, BATCH)
+        work = [Attempt.of(row) for row in fresh] + [Attempt.of(row._mapping) for row in claimed]
+        return Taken(endpoints, work, events=len(events), claimed=len(claimed))
+
+    async def _target(self, endpoint: Any, now: datetime) -> Target | Outcome:
+        """Where and how to send an endpoint's messages this round: its address,
+        resolved and checked once, and its signing secrets; or why not."""
         if endpoint is None:
             return Outcome(False, error="endpoint deleted")
-        settings = self.ctx.settings
         try:
             address = await outbound.resolve(
-                endpoint.url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_URLS
+                endpoint.url, allow_private=self.ctx.settings.WEBHOOK_ALLOW_PRIVATE_URLS
             )
+            return Target(endpoint.url, address, self._secrets(endpoint, now))
         except outbound.UnsafeTarget as exc:
             return Outcome(False, error=f"refused: {exc}")
-        now = self.ctx.clock.now()
-        timestamp = int(now.timestamp())
-        msg_id = f"msg_{delivery.id.hex}"
+        except DecryptionError:
+            return Outcome(False, error="secret cannot be decrypted: check DATA_ENCRYPTION_KEY")
+        except Exception as exc:
+            log.exception("webhook_target_failed", endpoint_id=str(endpoint.id))
+            return Outcome(False, error=f"{type(exc).__name__}"[:300])
+
+    async def _attempt(self, attempt: Attempt, target: Target | Outcome) -> Outcome:
+        if isinstance(target, Outcome):
+            return target
+        timestamp = int(self.ctx.clock.now().timestamp())
+        msg_id = f"msg_{attempt.id.hex}"
         # Every failure is an outcome, recorded and retried: an exception escaping
         # here would end the round with all its claims unrecorded (and their
         # sends repeated once the lease runs out).
@@ -218,34 +278,29 @@ class Dispatcher:
                 "webhook-id": msg_id,
                 "webhook-timestamp": str(timestamp),
                 "webhook-signature": sign(
-                    self._secrets(endpoint, now),
-                    msg_id=msg_id,
-                    timestamp=timestamp,
-                    body=delivery.body,
+                    target.secrets, msg_id=msg_id, timestamp=timestamp, body=attempt.body
                 ),
             }
             answer = await outbound.post_pinned(
                 self.ctx.http,
-                endpoint.url,
-                address,
-                content=delivery.body.encode(),
+                target.url,
+                target.address,
+                content=attempt.body.encode(),
                 headers=headers,
                 time_limit=DELIVERY_TIMEOUT_SECONDS,
             )
-        except DecryptionError:
-            return Outcome(False, error="secret cannot be decrypted: check DATA_ENCRYPTION_KEY")
         except TimeoutError:
             return Outcome(False, error="timed out")
         except httpx.HTTPError as exc:
             return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:300])
         except Exception as exc:
-            log.exception("webhook_attempt_failed", delivery_id=str(delivery.id))
+            log.exception("webhook_attempt_failed", delivery_id=str(attempt.id))
             return Outcome(False, error=f"{type(exc).__name__}"[:300])
         if 200 <= answer.status_code < 300:
             return Outcome(True, status_code=answer.status_code)
         return Outcome(False, status_code=answer.status_code, error=f"HTTP {answer.status_code}")
 
-    def _secrets(self, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    def _secrets(self, endpoint: Any, now: datetime) -> list[str]:
         cipher = self.ctx.cipher
         keys = [unseal(cipher, endpoint.secret, endpoint.id)]
         if (
@@ -256,35 +311,33 @@ class Dispatcher:
             keys.append(unseal(cipher, endpoint.previous_secret, endpoint.id))
         return keys
 
-    async def _record(self, results: list[tuple[WebhookDelivery, Outcome]]) -> None:
+    async def _record(self, results: list[tuple[Attempt, Outcome]]) -> None:
         """Write every result of a round in one statement (an executemany by id)."""
         settings = self.ctx.settings
         now = self.ctx.clock.now()
-        rows: list[dict[str, object]] = []
-        for delivery, outcome in results:
-            row: dict[str, object] = {
-                "id": delivery.id,
+        rows: list[dict[str, Any]] = []
+        for attempt, outcome in results:
+            row: dict[str, Any] = {
+                "id": attempt.id,
                 "last_status_code": outcome.status_code,
                 "last_error": outcome.error,
-                "next_attempt_at": delivery.next_attempt_at,  # the lease, kept when final
+                "next_attempt_at": attempt.next_attempt_at,  # the lease, kept when final
                 "delivered_at": None,
             }
             if outcome.ok:
                 row |= {"status": DeliveryStatus.DELIVERED.value, "delivered_at": now}
-            elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            elif attempt.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
                 row |= {"status": DeliveryStatus.FAILED.value}
             else:
-                delay = backoff(settings.WEBHOOK_RETRY_BASE_SECONDS, delivery.attempts)
+                delay = backoff(settings.WEBHOOK_RETRY_BASE_SECONDS, attempt.attempts)
                 row |= {"status": DeliveryStatus.PENDING.value, "next_attempt_at": now + delay}
             rows.append(row)
             if not outcome.ok:
                 log.info(
                     "webhook_attempt_failed",
-                    delivery_id=str(delivery.id),
-                    attempts=delivery.attempts,
+                    delivery_id=str(attempt.id),
+                    attempts=attempt.attempts,
                     status=row["status"],
                     error=outcome.error,
                 )
-        async with self.ctx.sessionmaker() as db:
-            await WebhookRepository(db).finish_many(rows)
-            await db.commit()
+        await self.ctx.write(lambda connection: repository.finish_many(connection, rows))
