@@ -31,10 +31,17 @@ class RedisHealth:
         # Run when Redis answers again after an outage (deletes may have been lost).
         self.on_recover: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._recovering = 0
 
     @property
     def degraded(self) -> bool:
         return self._down_since is not None
+
+    @property
+    def recovering(self) -> bool:
+        """Redis is back but its recovery hooks have not finished: what it holds may
+        predate changes made during the outage."""
+        return self._recovering > 0
 
     def should_try(self) -> bool:
         return self._down_since is None or self._timer() >= self._next_try
@@ -53,17 +60,21 @@ class RedisHealth:
             log.warning("redis_recovered", down_seconds=round(self._timer() - self._down_since, 1))
             self._down_since = None
             metrics.set_store_degraded(False)
-            for hook in self.on_recover:
-                task = asyncio.get_running_loop().create_task(self._run_hook(hook))
+            if self.on_recover:
+                self._recovering += 1
+                task = asyncio.get_running_loop().create_task(self._recover())
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    @staticmethod
-    async def _run_hook(hook: Callable[[], Awaitable[None]]) -> None:
+    async def _recover(self) -> None:
         try:
-            await hook()
-        except Exception:
-            log.exception("redis_recovery_hook_failed")
+            for hook in self.on_recover:
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("redis_recovery_hook_failed")
+        finally:
+            self._recovering -= 1
 
 
 class ResilientStore:
@@ -76,7 +87,11 @@ class ResilientStore:
 
     @property
     def backend(self) -> str:
-        return PER_PROCESS_FALLBACK if self.health.degraded else self.primary.backend
+        """What a read answered from counts as: the shared store only once Redis is up
+        and its recovery has finished (until then its entries may be stale)."""
+        if self.health.degraded or self.health.recovering:
+            return PER_PROCESS_FALLBACK
+        return self.primary.backend
 
     async def _run(self, operation: Callable[[Store], Awaitable[T]]) -> T:
         if self.health.should_try():

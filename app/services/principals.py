@@ -139,7 +139,12 @@ class PrincipalCache:
         self, session_id: uuid.UUID, user_id: uuid.UUID
     ) -> tuple[Principal | None, bool, str | None]:
         """(principal or None, whether the session is known revoked, user generation)."""
+        # Trusted only if the store was shared Redis both before and after the read: a
+        # read that began or ended in an outage, or in the recovery after one (when
+        # Redis may still hold what was revoked meanwhile), may be stale.
+        trusted = not self._per_process()
         raws = await self._cache.read_raw([_sess(session_id), _user(user_id), _gen(user_id)])
+        trusted = trusted and not self._per_process()
         if raws is None:
             self._cache.record(hit=False)
             return None, False, None
@@ -148,7 +153,7 @@ class PrincipalCache:
             self._cache.record(hit=True)
             return None, True, generation
         principal = None
-        if sess is not None and user is not None and not self._per_process():
+        if sess is not None and user is not None and trusted:
             owner, _, expires = sess.partition("|")
             snapshot = _decode_user(user, generation)
             if snapshot is not None and owner == str(user_id):

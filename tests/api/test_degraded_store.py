@@ -6,10 +6,14 @@ each has its own fallback memory, exactly as two processes would."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 from tests.conftest import Harness, HarnessFactory
 from tests.support.flows import API, bearer
+from tests.support.redis_server import redis_server
+from tests.support.tcp_proxy import TcpProxy
 
 # Nothing listens there: every Redis call is refused at once.
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -85,3 +89,37 @@ async def test_principal_lookups_move_the_cache_statistics(harness: Harness) -> 
     metrics = (await harness.client.get("/metrics")).text
     assert 'auth_cache_lookups_total{result="hit"}' in metrics
     assert 'auth_cache_lookups_total{result="miss"}' in metrics
+
+
+async def test_a_sign_out_during_an_outage_holds_once_redis_is_back(
+    make_harness: HarnessFactory, tmp_path: Path
+) -> None:
+    """Redis unreachable from the workers but keeping its data: worker A signs a session
+    out meanwhile (its revocation marker never reaches Redis). When Redis is back, the
+    first worker to notice drops the shared principal entries, so worker B, which never
+    saw the outage, does not take the stale one still in Redis for a live session."""
+    with redis_server(tmp_path) as server:
+        proxy = TcpProxy(server.port)
+        await proxy.start()
+        url = f"redis://127.0.0.1:{proxy.port}/0"
+        a = await make_harness(REDIS_URL=url)
+        b = await make_harness(REDIS_URL=url, REDIS_KEY_PREFIX=a.settings.REDIS_KEY_PREFIX)
+        for worker in (a, b):
+            assert worker.ctx.redis_health is not None
+            worker.ctx.redis_health.retry_after = 0.0  # try Redis on every call
+        headers = bearer((await a.login(await a.user()))["access_token"])
+        assert (await b.client.get(f"{API}/users/profile", headers=headers)).status_code == 200
+        seen_by_b = time.monotonic()
+
+        await proxy.cut()
+        assert (await a.client.post(f"{API}/auth/logout", headers=headers)).status_code == 204
+        assert a.ctx.redis_health.degraded
+        await proxy.start()
+        # A's next call reaches Redis again; its recovery runs in the background.
+        assert (await a.client.get(f"{API}/users/profile", headers=headers)).status_code == 401
+        assert not a.ctx.redis_health.degraded
+        await asyncio.sleep(max(0.2, LOCAL_CACHE_BOUND + 0.1 - (time.monotonic() - seen_by_b)))
+
+        answer = await b.client.get(f"{API}/users/profile", headers=headers)
+        assert answer.status_code == 401, "worker B served a session signed out during the outage"
+        await proxy.cut()
