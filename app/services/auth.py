@@ -72,10 +72,12 @@ class AuthService:
         """Insert a user (caller commits). A duplicate email raises EmailTaken."""
         if password is not None:
             await check_new_password(self.ctx, password, email=email)
+        # Hash before the first query: a registration does not hold a pooled connection
+        # while it waits for bcrypt, and a taken address costs the same time as a new one.
+        hashed = await self.ctx.hasher.hash(password) if password is not None else None
         if await self.users.get_by_email(email) is not None:
             raise EmailTaken()
         now = self.ctx.clock.now()
-        hashed = await self.ctx.hasher.hash(password) if password is not None else None
         user = User(
             email=email,
             full_name=full_name,

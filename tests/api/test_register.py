@@ -108,3 +108,24 @@ async def test_register_is_audited(harness: Harness) -> None:
         rows = (await db.exec(select(AuditLog).where(AuditLog.event == "register"))).all()
     assert [str(r.user_id) for r in rows] == [user_id]
     assert rows[0].ip == "127.0.0.1"
+
+
+async def test_registration_holds_no_connection_while_hashing(harness: Harness) -> None:
+    """bcrypt runs before the first query: a burst of sign-ups cannot hold the pool
+    while it waits for CPU (as login, which releases its read before bcrypt)."""
+    pool = harness.ctx.sessionmaker.kw["bind"].pool
+    await harness.app.state.webhook_dispatcher.stop()  # its polls would use the pool too
+    await harness.settle()
+    held: list[int] = []
+    original = harness.ctx.hasher.hash_sync
+
+    def observing(password: str) -> str:
+        held.append(pool.checkedout())
+        return original(password)
+
+    harness.ctx.hasher.hash_sync = observing  # type: ignore[method-assign]
+    email = new_email()
+    assert (await register(harness.client, email)).status_code == 201
+    await harness.settle()  # the verification mail, sent in the background, is out
+    assert (await register(harness.client, email)).status_code == 409  # taken: same work
+    assert held == [0, 0]
