@@ -36,7 +36,19 @@ async def _jwks(harness: Harness) -> dict[str, Any]:
     response = await harness.client.get("/.well-known/jwks.json")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert response.headers["x-content-type-options"] == "nosniff"
     return dict(response.json())
+
+
+async def test_the_jwks_headers_are_the_same_on_every_answer(harness: Harness) -> None:
+    """Served from headers rendered once: no layer's headers pile up across requests."""
+    answers = [await harness.client.get("/.well-known/jwks.json") for _ in range(3)]
+    names = [sorted(k for k, _ in answer.headers.multi_items()) for answer in answers]
+    assert names[0] == names[1] == names[2]
+    assert names[0].count("cache-control") == 1 and names[0].count("content-type") == 1
+    await _jwks(harness)
 
 
 async def _rows(harness: Harness) -> list[SigningKey]:
