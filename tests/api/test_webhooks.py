@@ -427,6 +427,33 @@ async def test_a_secret_that_no_longer_decrypts_is_a_recorded_failure(
     assert receiver.requests == []
 
 
+async def test_rotating_a_secret_that_no_longer_decrypts_mends_the_endpoint(
+    make_harness: HarnessFactory, receiver: Receiver
+) -> None:
+    """Rotation is how an admin repairs an endpoint whose secret the current keys
+    cannot open: the new secret alone signs (the old one is unknown), no 500."""
+    first = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
+    await first.app.state.webhook_dispatcher.stop()
+    created = await create_endpoint(
+        first, await admin_headers(first), receiver.url, ["password_changed"]
+    )
+    other = await make_harness(
+        clock=first.clock,
+        WEBHOOK_ALLOW_PRIVATE_URLS=True,
+        PASSWORD_PEPPER="another-pepper-0123456789abcdef-0123456789abcdef",
+    )
+    headers = await admin_headers(other)
+    hook = f"{HOOKS}/{created['id']}"
+    rotated = await other.client.post(f"{hook}/rotate-secret", headers=headers)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert (await other.client.post(f"{hook}/test", headers=headers)).status_code == 202
+    await until(lambda: len(receiver.requests) == 1)
+    request = receiver.requests[0]
+    assert len(request.headers["webhook-signature"].split(" ")) == 1
+    assert verified(new, request)["type"] == "webhook.test"
+
+
 async def test_one_attempt_raising_leaves_the_rest_of_the_round_recorded(
     make_harness: HarnessFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import outbound
+from app.core.crypto import DecryptionError
 from app.errors import InvalidWebhookUrl, NotFound
 from app.models import WebhookDelivery, WebhookEndpoint
 from app.repositories.webhooks import WebhookRepository
@@ -104,12 +105,18 @@ class WebhookAdmin:
         await self.db.commit()
 
     async def rotate_secret(self, endpoint_id: uuid.UUID) -> WebhookSecretOut:
-        """A new secret signs from now on; the current one keeps signing for 24 h."""
+        """A new secret signs from now on; the current one keeps signing for 24 h (a
+        secret rotated out earlier stops at once). A current secret that no longer
+        decrypts (the encryption keys changed) is dropped: rotating is how it is mended."""
         endpoint = await self._get(endpoint_id)
-        current = unseal(self.ctx.cipher, endpoint.secret, endpoint.id)
+        try:
+            current = unseal(self.ctx.cipher, endpoint.secret, endpoint.id)
+        except DecryptionError:
+            endpoint.previous_secret = endpoint.previous_secret_until = None
+        else:
+            endpoint.previous_secret = seal(self.ctx.cipher, current, endpoint.id)
+            endpoint.previous_secret_until = self.ctx.clock.now() + ROTATION_OVERLAP
         secret = new_secret()
-        endpoint.previous_secret = seal(self.ctx.cipher, current, endpoint.id)
-        endpoint.previous_secret_until = self.ctx.clock.now() + ROTATION_OVERLAP
         endpoint.secret = seal(self.ctx.cipher, secret, endpoint.id)
         self.db.add(endpoint)
         await self.db.commit()
