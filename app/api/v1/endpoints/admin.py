@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
+from app.api.params import PageNumber, PageSize
 from app.api.responses import AUTHENTICATED, JSON_BODY, errors
 from app.api.routing import AppRoute
 from app.dependencies import AdminPrincipal, ClientDep, ContextDep, SessionDep, require_admin
@@ -25,9 +26,6 @@ router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses=errors(*AUTHENTICATED, 403),
 )
-
-PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1")]
-PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page (1-100)")]
 
 
 @router.get("/users")

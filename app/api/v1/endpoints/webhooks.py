@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
+from app.api.params import PageNumber, PageSize
 from app.api.responses import AUTHENTICATED, JSON_BODY, errors
 from app.api.routing import AppRoute
 from app.dependencies import ContextDep, SessionDep, require_admin
@@ -30,8 +30,6 @@ router = APIRouter(
     responses=errors(*AUTHENTICATED, 403),
 )
 
-PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1")]
-PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page (1-100)")]
 BAD_URL = errors(400, *JSON_BODY, examples=[InvalidWebhookUrl()])
 
 
