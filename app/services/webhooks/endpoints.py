@@ -134,7 +134,7 @@ class WebhookAdmin:
             created_at=now,
         )
         self.repo.add_delivery(delivery)
-        self.db.info[outbox.FLAG] = True  # wake this process's dispatcher on commit
+        outbox.wake_on_commit(self.db)
         await self.db.commit()
         return delivery_out(delivery)
 

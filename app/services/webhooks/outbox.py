@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import AuditLog, WebhookEvent
 
-FLAG = "webhook_outbox"
+_FLAG = "webhook_outbox"
 _wakers: set[Callable[[], None]] = set()
 # Never sent to a receiver, whatever an audit row's details hold.
 _PRIVATE_WORDS = ("password", "token", "hash", "secret", "code", "user_agent")
@@ -49,7 +49,13 @@ def _row(entry: AuditLog) -> WebhookEvent:
 def enqueue(db: AsyncSession, entry: AuditLog) -> None:
     """Add the outbox row for `entry` to the current transaction."""
     db.add(_row(entry))
-    db.info[FLAG] = True
+    wake_on_commit(db)
+
+
+def wake_on_commit(db: AsyncSession) -> None:
+    """Wake this process's dispatchers once the current transaction commits (it wrote
+    something for them: an outbox row, or a delivery of its own)."""
+    db.info[_FLAG] = True
 
 
 def insert_sync(connection: sa.Connection, entry: AuditLog) -> None:
@@ -76,10 +82,10 @@ def remove_waker(waker: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    if session.info.pop(FLAG, False):
+    if session.info.pop(_FLAG, False):
         wake()
 
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
-    session.info.pop(FLAG, None)
+    session.info.pop(_FLAG, None)
