@@ -63,7 +63,7 @@ async def open_context(
     redis_health = RedisHealth()
     store = store or build_store(settings, redis, redis_health)
     cache = Cache(store)
-    principals = PrincipalCache(cache, clock)
+    principals = PrincipalCache(cache, clock, health=redis_health)
     # Deletes made while Redis was away never reached it: drop what it may still hold.
     redis_health.on_recover.append(principals.drop_shared)
     keyring = KeyRing(settings.ALGORITHM)

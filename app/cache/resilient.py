@@ -61,8 +61,8 @@ class RedisHealth:
             self._down_since = None
             metrics.set_store_degraded(False)
             if self.on_recover:
-                self._recovering += 1
                 task = asyncio.get_running_loop().create_task(self._recover())
+                self._recovering += 1
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
@@ -87,11 +87,7 @@ class ResilientStore:
 
     @property
     def backend(self) -> str:
-        """What a read answered from counts as: the shared store only once Redis is up
-        and its recovery has finished (until then its entries may be stale)."""
-        if self.health.degraded or self.health.recovering:
-            return PER_PROCESS_FALLBACK
-        return self.primary.backend
+        return PER_PROCESS_FALLBACK if self.health.degraded else self.primary.backend
 
     async def _run(self, operation: Callable[[Store], Awaitable[T]]) -> T:
         if self.health.should_try():

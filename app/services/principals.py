@@ -40,6 +40,7 @@ from typing import Any
 
 from app.cache.base import PER_PROCESS_FALLBACK, StoreUnavailable
 from app.cache.cache import Cache
+from app.cache.resilient import RedisHealth
 from app.core.clock import Clock
 from app.models import Role
 
@@ -110,10 +111,16 @@ class Principal:
 
 class PrincipalCache:
     def __init__(
-        self, cache: Cache, clock: Clock, *, timer: Callable[[], float] = time.monotonic
+        self,
+        cache: Cache,
+        clock: Clock,
+        *,
+        timer: Callable[[], float] = time.monotonic,
+        health: RedisHealth | None = None,
     ) -> None:
         # Reads go through the cache (which counts them); writes straight to its store.
         self._cache = cache
+        self._health = health
         self._store = cache.store
         self._namespace = cache.namespace
         self._clock = clock
@@ -162,7 +169,10 @@ class PrincipalCache:
         return principal, False, generation
 
     def _per_process(self) -> bool:
-        """Whether the store now answers from this process's memory (Redis away)."""
+        """Whether the store now answers from this process's memory (Redis away), or
+        from Redis before its recovery has dropped what the outage left stale."""
+        if self._health is not None and self._health.recovering:
+            return True
         return self._store.backend == PER_PROCESS_FALLBACK
 
     async def load_once(

@@ -3,6 +3,7 @@ per-process fallback copy is never trusted, and every lookup is counted."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -131,3 +132,30 @@ async def test_every_shared_lookup_is_counted() -> None:
     await principals.revoke([someone.session_id], ttl=60)
     _, revoked, _ = await principals.shared(someone.session_id, someone.user.id)
     assert revoked and (cache.hits, cache.misses) == (2, 1)  # a tombstone answers too
+
+
+async def test_while_recovery_runs_redis_serves_but_shared_principals_wait() -> None:
+    """Between Redis answering again and its recovery hooks finishing, the store reports
+    Redis (health and metrics read that), while the principal cache trusts none of its
+    entries yet: they may predate revocations made during the outage."""
+    health = RedisHealth()
+    store = ResilientStore(MemoryStore(), health=health)
+    cache = Cache(store)
+    principals = PrincipalCache(cache, SystemClock(), health=health)
+    someone = principal()
+    _, _, generation = await principals.shared(someone.session_id, someone.user.id)
+    await principals.store(someone, generation)
+    release = asyncio.Event()
+    health.on_recover.append(release.wait)
+
+    health.mark_down(StoreUnavailable("down"))
+    health.mark_up()
+    assert health.recovering and store.backend == "memory"
+    cached, _, _ = await principals.shared(someone.session_id, someone.user.id)
+    assert cached is None
+    release.set()
+    for _ in range(3):  # the hook returns, then the recovery task finishes
+        await asyncio.sleep(0)
+    assert not health.recovering
+    cached, _, _ = await principals.shared(someone.session_id, someone.user.id)
+    assert cached == someone
