@@ -41,10 +41,6 @@ class WebhookRepository:
         )
         return list(result.all())
 
-    async def enabled(self) -> list[WebhookEndpoint]:
-        result = await self.db.exec(select(WebhookEndpoint).where(col(WebhookEndpoint.enabled)))
-        return list(result.all())
-
     async def delete(self, endpoint: WebhookEndpoint) -> None:
         await self.db.delete(endpoint)
         await self.db.flush()

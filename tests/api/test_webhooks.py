@@ -509,3 +509,31 @@ async def test_a_round_checks_each_endpoint_once(
     async with harness.ctx.sessionmaker() as db:
         rows = (await db.exec(select(WebhookDelivery))).all()
     assert sorted(row.status for row in rows) == ["delivered"] * 3
+
+
+async def test_an_endpoint_whose_host_answers_slowly_holds_up_only_itself(
+    make_harness: HarnessFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
+    dispatcher = harness.app.state.webhook_dispatcher
+    await dispatcher.stop()  # this test drives the rounds itself
+    headers = await admin_headers(harness)
+    slow = await create_endpoint(harness, headers, receiver.url + "?slow", ["*"])
+    fast = await create_endpoint(harness, headers, receiver.url + "?fast", ["*"])
+    resolve = outbound.resolve
+    answer = asyncio.Event()
+
+    async def slow_dns(url: str, **kwargs: Any) -> Any:
+        if url.endswith("?slow"):
+            await answer.wait()
+        return await resolve(url, **kwargs)
+
+    monkeypatch.setattr(outbound, "resolve", slow_dns)
+    for endpoint in (slow, fast):
+        await harness.client.post(f"{HOOKS}/{endpoint['id']}/test", headers=headers)
+    round_ = asyncio.ensure_future(dispatcher.run_once())
+    await until(lambda: len(receiver.requests) == 1)  # the fast one, while DNS hangs
+    assert receiver.requests[0].path.endswith("?fast")
+    answer.set()
+    await round_
+    assert sorted(r.path.rsplit("?", 1)[1] for r in receiver.requests) == ["fast", "slow"]

@@ -208,14 +208,17 @@ class Dispatcher:
                     return False
         taken = await self.ctx.write(lambda connection: self._take(connection, now))
         if taken.work:
-            targets = {
-                endpoint_id: await self._target(taken.endpoints.get(endpoint_id), now)
-                for endpoint_id in {attempt.endpoint_id for attempt in taken.work}
-            }
-            outcomes = await asyncio.gather(
-                *(self._attempt(attempt, targets[attempt.endpoint_id]) for attempt in taken.work)
+            by_endpoint: dict[uuid.UUID, list[Attempt]] = {}
+            for attempt in taken.work:
+                by_endpoint.setdefault(attempt.endpoint_id, []).append(attempt)
+            # Endpoints side by side: one whose host answers slowly holds up only its own.
+            sent = await asyncio.gather(
+                *(
+                    self._send_to(taken.endpoints.get(endpoint_id), attempts, now)
+                    for endpoint_id, attempts in by_endpoint.items()
+                )
             )
-            await self._record(list(zip(taken.work, outcomes, strict=True)))
+            await self._record([result for results in sent for result in results])
         return taken.events >= BATCH or taken.claimed >= BATCH
 
     def _take(self, connection: sa.Connection, now: datetime) -> Taken:
@@ -245,16 +248,27 @@ class Dispatcher:
         work = [Attempt.of(row) for row in fresh] + [Attempt.of(row._mapping) for row in claimed]
         return Taken(endpoints, work, events=len(events), claimed=len(claimed))
 
+    async def _send_to(
+        self, endpoint: Any, attempts: list[Attempt], now: datetime
+    ) -> list[tuple[Attempt, Outcome]]:
+        """One endpoint's attempts of the round: its target checked once, then the sends."""
+        target = await self._target(endpoint, now)
+        outcomes = await asyncio.gather(*(self._attempt(attempt, target) for attempt in attempts))
+        return list(zip(attempts, outcomes, strict=True))
+
     async def _target(self, endpoint: Any, now: datetime) -> Target | Outcome:
         """Where and how to send an endpoint's messages this round: its address,
         resolved and checked once, and its signing secrets; or why not."""
         if endpoint is None:
             return Outcome(False, error="endpoint deleted")
         try:
-            address = await outbound.resolve(
-                endpoint.url, allow_private=self.ctx.settings.WEBHOOK_ALLOW_PRIVATE_URLS
-            )
+            async with asyncio.timeout(DELIVERY_TIMEOUT_SECONDS):  # getaddrinfo has none
+                address = await outbound.resolve(
+                    endpoint.url, allow_private=self.ctx.settings.WEBHOOK_ALLOW_PRIVATE_URLS
+                )
             return Target(endpoint.url, address, self._secrets(endpoint, now))
+        except TimeoutError:
+            return Outcome(False, error="the host did not resolve in time")
         except outbound.UnsafeTarget as exc:
             return Outcome(False, error=f"refused: {exc}")
         except DecryptionError:
