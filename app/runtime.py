@@ -91,6 +91,7 @@ async def open_context(
         background=BackgroundRunner(),
         email_sender=email_sender or build_email_sender(settings, http),
         http=http,
+        engine=engine,
         sessionmaker=create_sessionmaker(engine),
         cache=cache,
         principals=principals,

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.database.connection import create_engine
-from tests.conftest import base_settings
+from app.models import WebhookEvent
+from tests.conftest import Harness, base_settings
 
 
 async def test_bursts_reuse_the_pools_connections(database_url: str) -> None:
@@ -56,3 +61,26 @@ async def test_the_pool_never_opens_more_than_its_size(database_url: str) -> Non
         await second.close()
     finally:
         await engine.dispose()
+
+
+async def test_a_write_that_raises_leaves_nothing_and_no_connection(harness: Harness) -> None:
+    """`ServiceContext.write` (the SQLite writer thread, or a pooled connection): a
+    transaction whose work raises is rolled back and its connection handed back."""
+    events: sa.Table = WebhookEvent.__table__  # type: ignore[attr-defined]
+    row = {
+        "id": uuid.uuid4(),
+        "event": "register",
+        "audit_id": uuid.uuid4(),
+        "details": {},
+        "created_at": datetime.now(UTC),
+    }
+
+    def insert_then_fail(connection: sa.Connection) -> None:
+        connection.execute(sa.insert(events).values(**row))
+        raise RuntimeError("after the insert")
+
+    with pytest.raises(RuntimeError, match="after the insert"):
+        await harness.ctx.write(insert_then_fail)
+    assert harness.ctx.engine.pool.checkedout() == 0
+    count = sa.select(sa.func.count()).select_from(events).where(events.c.id == row["id"])
+    assert await harness.ctx.write(lambda connection: connection.execute(count).scalar()) == 0

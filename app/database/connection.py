@@ -17,6 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# How long a request waits for a pooled connection before its 503.
+POOL_TIMEOUT_SECONDS = 10
 T = TypeVar("T")
 
 
@@ -27,7 +29,11 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
     # to a full idle queue, and under asyncio many come back in one loop turn, so a
     # busy worker kept opening and closing connections (a PostgreSQL backend start
     # and re-prepared statements each time).
-    pool: dict[str, Any] = {"pool_size": settings.DATABASE_POOL_SIZE, "max_overflow": 0}
+    pool: dict[str, Any] = {
+        "pool_size": settings.DATABASE_POOL_SIZE,
+        "max_overflow": 0,
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
+    }
     options: dict[str, Any]
     if url.get_backend_name() == "sqlite":
         options = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
@@ -35,7 +41,7 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             options |= pool
     else:
-        options = pool | {"pool_pre_ping": True, "pool_timeout": 10, "pool_recycle": 1800}
+        options = pool | {"pool_pre_ping": True, "pool_recycle": 1800}
         options["connect_args"] = {"connect_timeout": 5}
     # Statement logs and driver errors must never carry bound values (hashes, emails).
     options["hide_parameters"] = True

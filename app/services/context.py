@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.cache.base import Store
@@ -54,6 +54,7 @@ class ServiceContext:
     background: BackgroundRunner
     email_sender: EmailSender
     http: httpx.AsyncClient
+    engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     cache: Cache
     # Who is calling, cached per process (1 s) and in the shared store.
@@ -79,8 +80,5 @@ class ServiceContext:
         its statements going through the async driver."""
         if self.sqlite_writer is not None:
             return await self.sqlite_writer.run(work)
-        async with self.sessionmaker() as db:
-            connection = await db.connection()
-            result = await connection.run_sync(work)
-            await db.commit()
-            return result
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(work)

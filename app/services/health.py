@@ -92,7 +92,7 @@ def _pool(stats: PoolStats) -> PoolOut:
 
 
 def _backend(ctx: ServiceContext) -> str:
-    return ctx.db_monitor.engine.dialect.name
+    return ctx.engine.dialect.name
 
 
 async def detailed_health(ctx: ServiceContext) -> DetailedHealthOut:

@@ -113,7 +113,7 @@ async def test_register_is_audited(harness: Harness) -> None:
 async def test_registration_holds_no_connection_while_hashing(harness: Harness) -> None:
     """bcrypt runs before the first query: a burst of sign-ups cannot hold the pool
     while it waits for CPU (as login, which releases its read before bcrypt)."""
-    pool = harness.ctx.sessionmaker.kw["bind"].pool
+    pool = harness.ctx.engine.pool
     await harness.app.state.webhook_dispatcher.stop()  # its polls would use the pool too
     await harness.settle()
     held: list[int] = []
