@@ -203,17 +203,7 @@ class SecondFactor:
         await check_account_limit(self.ctx, STEP_UP_LIMIT, user.email)
         accepted = await self.check(user, code) if code else None
         if accepted is None:
-            audit.record(
-                self.db,
-                self.ctx.clock,
-                AuditEvent.MFA_CHALLENGE_FAILED,
-                user_id=user.id,
-                actor_id=user.id,
-                client=client,
-                details={"action": action, "reason": "missing_code" if not code else "wrong_code"},
-            )
-            await self.db.commit()
-            raise InvalidMfaCode()
+            await self.failed(user, client, action, "missing_code" if not code else "wrong_code")
         if accepted.factor is Factor.RECOVERY_CODE:
             self.record_recovery_use(user, accepted, client, action=action)
         return accepted
@@ -221,14 +211,36 @@ class SecondFactor:
     def record_recovery_use(
         self, user: User, accepted: Accepted, client: ClientInfo, *, action: str
     ) -> None:
+        details: dict[str, object] = {"action": action, "left": accepted.left}
+        self.audit(user, AuditEvent.MFA_RECOVERY_CODE_USED, client, details)
+
+    async def failed(
+        self, user: User, client: ClientInfo, action: str, reason: str | None = None
+    ) -> NoReturn:
+        """Audit a refused code for `action` (commit it), then 400 invalid_mfa_code."""
+        details: dict[str, object] = {"action": action}
+        if reason:
+            details["reason"] = reason
+        self.audit(user, AuditEvent.MFA_CHALLENGE_FAILED, client, details)
+        await self.db.commit()
+        raise InvalidMfaCode()
+
+    def audit(
+        self,
+        user: User,
+        event: AuditEvent,
+        client: ClientInfo,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        """Record `event` about the signed-in user, who is also its actor."""
         audit.record(
             self.db,
             self.ctx.clock,
-            AuditEvent.MFA_RECOVERY_CODE_USED,
+            event,
             user_id=user.id,
             actor_id=user.id,
             client=client,
-            details={"action": action, "left": accepted.left},
+            details=details or {},
         )
 
     def mail_recovery_use(self, user: User, left: int, client: ClientInfo) -> None:
@@ -280,13 +292,13 @@ class MfaService:
         if user.mfa_enabled or pending is None:
             raise InvalidMfaCode()
         if not await self.factor.check_totp(user, pending, code):
-            await self._failed(user, client, action="confirm")
+            await self.factor.failed(user, client, "confirm")
         user.totp_secret = pending
         user.totp_pending_secret = None
         user.updated_at = self.ctx.clock.now()
         self.db.add(user)
         codes = await self.factor.new_recovery_codes(user)
-        self._audit(user, AuditEvent.MFA_ENABLED, client)
+        self.factor.audit(user, AuditEvent.MFA_ENABLED, client)
         await self.db.commit()
         await self.ctx.principals.forget_user(user.id)
         return codes
@@ -296,7 +308,7 @@ class MfaService:
         user = await self._enabled_user(principal)
         accepted = await self.factor.require(user, code, client, action="disable")
         await self._turn_off(user)
-        self._audit(user, AuditEvent.MFA_DISABLED, client, {"with": accepted.factor.value})
+        self.factor.audit(user, AuditEvent.MFA_DISABLED, client, {"with": accepted.factor.value})
         await self.db.commit()
         await self.ctx.principals.forget_user(user.id)
         if accepted.factor is Factor.RECOVERY_CODE:
@@ -307,7 +319,7 @@ class MfaService:
         user = await self._enabled_user(principal)
         accepted = await self.factor.require(user, code, client, action="regenerate")
         codes = await self.factor.new_recovery_codes(user)
-        self._audit(user, AuditEvent.MFA_RECOVERY_CODES_REGENERATED, client)
+        self.factor.audit(user, AuditEvent.MFA_RECOVERY_CODES_REGENERATED, client)
         await self.db.commit()
         if accepted.factor is Factor.RECOVERY_CODE:
             self.factor.mail_recovery_use(user, len(codes), client)
@@ -351,28 +363,6 @@ class MfaService:
         user.updated_at = self.ctx.clock.now()
         self.db.add(user)
         await self.factor.codes.delete_all(user.id)
-
-    async def _failed(self, user: User, client: ClientInfo, *, action: str) -> NoReturn:
-        self._audit(user, AuditEvent.MFA_CHALLENGE_FAILED, client, {"action": action})
-        await self.db.commit()
-        raise InvalidMfaCode()
-
-    def _audit(
-        self,
-        user: User,
-        event: AuditEvent,
-        client: ClientInfo,
-        details: dict[str, object] | None = None,
-    ) -> None:
-        audit.record(
-            self.db,
-            self.ctx.clock,
-            event,
-            user_id=user.id,
-            actor_id=user.id,
-            client=client,
-            details=details or {},
-        )
 
 
 class MfaSignIn:
