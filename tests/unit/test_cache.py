@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import BaseModel
 
-from app.cache.base import StoreUnavailable
 from app.cache.cache import Cache
 from app.cache.memory import MemoryStore
+from tests.support.stores import DeadStore
 
 
 class Clock:
@@ -25,19 +25,6 @@ class Snapshot(BaseModel):
     id: uuid.UUID
     role: str
     seen: datetime
-
-
-class DeadStore(MemoryStore):
-    """A store whose backing service never answers."""
-
-    async def get(self, key: str) -> str | None:
-        raise StoreUnavailable("down")
-
-    async def get_many(self, keys: list[str]) -> list[str | None]:
-        raise StoreUnavailable("down")
-
-    async def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
-        raise StoreUnavailable("down")
 
 
 @pytest.fixture

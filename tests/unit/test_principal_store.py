@@ -20,30 +20,7 @@ from app.cache.resilient import RedisHealth, ResilientStore
 from app.core.clock import SystemClock
 from app.models import Role
 from app.services.principals import Principal, PrincipalCache, UserSnapshot
-
-
-class DeadStore(MemoryStore):
-    """Redis that never answers."""
-
-    backend = "redis"
-
-    async def get(self, key: str) -> str | None:
-        raise StoreUnavailable("down")
-
-    async def get_many(self, keys: list[str]) -> list[str | None]:
-        raise StoreUnavailable("down")
-
-    async def set(self, key: str, value: str, *, ttl: float | None = None) -> None:
-        raise StoreUnavailable("down")
-
-    async def set_if_absent(self, key: str, value: str, *, ttl: float) -> bool:
-        raise StoreUnavailable("down")
-
-    async def delete(self, *keys: str) -> int:
-        raise StoreUnavailable("down")
-
-    async def incr(self, key: str, *, ttl: float) -> int:
-        raise StoreUnavailable("down")
+from tests.support.stores import DeadStore
 
 
 @pytest.fixture(params=["memory", "resilient", "resilient-degraded", "redis"])
