@@ -12,8 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.database.migrations import upgrade
-from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, base_settings
+from tests.support.cli import cli_environment
 from tests.support.fake_services import BREACHED, sha1
 
 runner = CliRunner()
@@ -57,18 +56,13 @@ def range_api() -> Iterator[str]:
 def env(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scratch_database_url: str, range_api: str
 ) -> None:
-    upgrade(base_settings(scratch_database_url))
-    values = {
-        "DATABASE_URL": scratch_database_url,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "PASSWORD_PEPPER": TEST_PEPPER,
-        "BCRYPT_ROUNDS": "4",
-        "PASSWORD_BREACH_CHECK": "true",
-        "HIBP_API_URL": range_api,
-    }
-    monkeypatch.chdir(tmp_path)
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+    cli_environment(
+        monkeypatch,
+        tmp_path,
+        scratch_database_url,
+        PASSWORD_BREACH_CHECK="true",
+        HIBP_API_URL=range_api,
+    )
 
 
 @pytest.mark.usefixtures("env")

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.database.migrations import upgrade
 from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, base_settings
+from tests.support.cli import cli_environment
 from tests.support.redis_server import redis_server
 
 runner = CliRunner()
@@ -29,17 +30,7 @@ def env(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scratch_database_url: str
 ) -> dict[str, str]:
     """A migrated scratch database and the environment pointing at it."""
-    upgrade(base_settings(scratch_database_url))
-    values = {
-        "DATABASE_URL": scratch_database_url,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "PASSWORD_PEPPER": TEST_PEPPER,
-        "BCRYPT_ROUNDS": "4",
-    }
-    monkeypatch.chdir(tmp_path)
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
+    return cli_environment(monkeypatch, tmp_path, scratch_database_url)
 
 
 def test_help_lists_the_commands() -> None:

@@ -14,10 +14,10 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.database.migrations import upgrade
 from app.main import create_app
 from app.models import Role, User
-from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, base_settings, make_client
+from tests.conftest import base_settings, make_client
+from tests.support.cli import cli_environment
 from tests.support.flows import API, bearer, register
 from tests.support.mail import Mailbox
 
@@ -30,15 +30,7 @@ OPERATOR_PASSWORD = "the operator's passphrase"
 
 @pytest.fixture
 def database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scratch_database_url: str) -> str:
-    upgrade(base_settings(scratch_database_url))
-    monkeypatch.chdir(tmp_path)
-    for key, value in {
-        "DATABASE_URL": scratch_database_url,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "PASSWORD_PEPPER": TEST_PEPPER,
-        "BCRYPT_ROUNDS": "4",
-    }.items():
-        monkeypatch.setenv(key, value)
+    cli_environment(monkeypatch, tmp_path, scratch_database_url)
     monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
     return scratch_database_url
 

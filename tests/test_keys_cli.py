@@ -9,26 +9,17 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.database.migrations import upgrade
 from app.runtime import open_context
 from app.services.signing.loader import KeyLoader
-from tests.conftest import TEST_PEPPER, TEST_SECRET_KEY, base_settings
+from tests.conftest import base_settings
+from tests.support.cli import cli_environment
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, scratch_database_url: str) -> str:
-    upgrade(base_settings(scratch_database_url))
-    monkeypatch.chdir(tmp_path)
-    for key, value in {
-        "DATABASE_URL": scratch_database_url,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "PASSWORD_PEPPER": TEST_PEPPER,
-        "ALGORITHM": "ES256",
-        "REDIS_URL": "",
-    }.items():
-        monkeypatch.setenv(key, value)
+    cli_environment(monkeypatch, tmp_path, scratch_database_url, ALGORITHM="ES256", REDIS_URL="")
     return scratch_database_url
 
 
