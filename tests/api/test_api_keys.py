@@ -3,6 +3,7 @@ ordinary routes only, and dead at once when deleted, expired or their user deact
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -158,6 +159,20 @@ async def test_at_most_twenty_live_keys(harness: Harness) -> None:
     assert response.status_code == 409 and response.json()["code"] == "too_many_api_keys"
     await harness.client.delete(f"{KEYS}/{made[0]['id']}", headers=headers)
     await new_key(harness, headers, name="room again")
+
+
+async def test_the_last_free_slot_goes_to_one_of_several_racing_creates(
+    harness: Harness,
+) -> None:
+    _, headers = await signed_in(harness)
+    for i in range(19):
+        await new_key(harness, headers, name=f"k{i}")
+    racing = await asyncio.gather(
+        *(harness.client.post(KEYS, json={"name": f"racer {i}"}, headers=headers) for i in range(4))
+    )
+    assert sorted(answer.status_code for answer in racing) == [201, 409, 409, 409]
+    listed = await harness.client.get(KEYS, headers=headers)
+    assert len(listed.json()) == 20
 
 
 async def test_deactivation_kills_keys_at_once(harness: Harness) -> None:

@@ -3,6 +3,7 @@ recovery codes, step-up and the admin reset. pyotp plays the authenticator app."
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from typing import Any
@@ -451,3 +452,19 @@ async def test_step_up_codes_share_one_per_account_budget(make_harness: HarnessF
     for path in ("/totp/disable", "/recovery-codes"):
         limited = await harness.client.post(f"{MFA}{path}", json=wrong, headers=headers)
         assert limited.status_code == 429 and limited.json()["code"] == "rate_limited", path
+
+
+async def test_one_mfa_token_presented_twice_at_once_opens_one_session(harness: Harness) -> None:
+    """Two verifies racing with one token, each with a code that is valid on its own (the
+    app's and a recovery code): exactly one signs in; the other finds the token spent."""
+    email, _, app, codes = await enrolled(harness)
+    before = await session_count(harness)
+    token = mfa_token(await login(harness.client, email))
+    answers = await asyncio.gather(
+        verify(harness.client, token, app.code()), verify(harness.client, token, codes[0])
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200, 400], [answer.text for answer in answers]
+    refused = next(answer for answer in answers if answer.status_code == 400)
+    assert refused.json()["code"] == "invalid_token"
+    assert await session_count(harness) == before + 1
