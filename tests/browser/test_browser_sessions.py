@@ -21,17 +21,19 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlmodel import select
 
-from app.main import create_app
 from app.models import AuditLog, UserSession
-from tests.conftest import _wipe_database, base_settings
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
-from tests.support.flows import PASSWORD, verified_user
-from tests.support.mail import Mailbox
-from tests.support.server import Running, serving
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    html_page,
+    page_and_api,
+    require_chromium,
+)
+from tests.support.flows import PASSWORD
+from tests.support.server import Running
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
 require_chromium()
@@ -61,8 +63,7 @@ window.ready = true;
 
 
 def page_app() -> FastAPI:
-    page = FastAPI()
-    page.add_api_route("/", lambda: HTMLResponse(PAGE), methods=["GET"])
+    page = html_page(PAGE)
     page.mount("/lib/client", StaticFiles(directory=PACKAGE / "dist"))
     page.mount("/lib/openapi-fetch", StaticFiles(directory=FETCH_LIB))
     return page
@@ -83,25 +84,9 @@ class Stack:
 
 @pytest.fixture
 async def stack(database_url: str) -> AsyncIterator[Stack]:
-    async with serving(page_app()) as page_server:
-        page_origin = page_server.base_url.replace("127.0.0.1", "localhost")
-        settings = base_settings(
-            database_url,
-            FRONTEND_BASE_URL=page_origin,
-            BACKEND_CORS_ORIGINS=page_origin,
-            REFRESH_TOKEN_TRANSPORT="cookie",
-        )
-        mailbox = Mailbox()
-        app = create_app(settings, email_sender=mailbox)
-        async with serving(app) as api:
-            ctx = app.state.ctx
-            try:
-                email = await verified_user(api.client, mailbox, ctx.background)
-                api_origin = api.base_url.replace("127.0.0.1", "localhost")
-                yield Stack(api, api_origin, page_origin, email, ctx)
-            finally:
-                await ctx.store.clear("")
-                await _wipe_database(ctx)
+    async with page_and_api(database_url, page_app(), REFRESH_TOKEN_TRANSPORT="cookie") as served:
+        api_origin = served.api.base_url.replace("127.0.0.1", "localhost")
+        yield Stack(served.api, api_origin, served.page_origin, served.email, served.ctx)
 
 
 async def test_two_tabs_share_one_session_and_never_trip_reuse_detection(stack: Stack) -> None:

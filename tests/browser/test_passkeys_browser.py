@@ -19,15 +19,16 @@ from typing import Any
 
 import jwt
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
-from app.main import create_app
-from tests.conftest import _wipe_database, base_settings
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
-from tests.support.flows import tokens, verified_user
-from tests.support.mail import Mailbox
-from tests.support.server import Running, serving
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    html_page,
+    page_and_api,
+    require_chromium,
+)
+from tests.support.flows import tokens
+from tests.support.server import Running
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
 require_chromium()
@@ -64,33 +65,11 @@ class Stack:
     access_token: str
 
 
-def page_app() -> FastAPI:
-    page = FastAPI()
-    page.add_api_route("/", lambda: HTMLResponse(PAGE), methods=["GET"])
-    return page
-
-
 @pytest.fixture
 async def stack(database_url: str) -> AsyncIterator[Stack]:
-    async with serving(page_app()) as page_server:
-        page_origin = page_server.base_url.replace("127.0.0.1", "localhost")
-        settings = base_settings(
-            database_url,
-            FRONTEND_BASE_URL=page_origin,
-            BACKEND_CORS_ORIGINS=page_origin,
-            APP_NAME="Passkey test",
-        )
-        mailbox = Mailbox()
-        app = create_app(settings, email_sender=mailbox)
-        async with serving(app) as api:
-            ctx = app.state.ctx
-            try:
-                email = await verified_user(api.client, mailbox, ctx.background)
-                access = (await tokens(api.client, email))["access_token"]
-                yield Stack(api, page_origin, email, access)
-            finally:
-                await ctx.store.clear("")
-                await _wipe_database(ctx)
+    async with page_and_api(database_url, html_page(PAGE), APP_NAME="Passkey test") as served:
+        access = (await tokens(served.api.client, served.email))["access_token"]
+        yield Stack(served.api, served.page_origin, served.email, access)
 
 
 async def test_a_browser_registers_a_passkey_and_signs_in_with_it(stack: Stack) -> None:
