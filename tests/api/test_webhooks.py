@@ -36,6 +36,17 @@ async def loopback(make_harness: HarnessFactory) -> Harness:
     return await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
 
 
+async def driven(
+    make_harness: HarnessFactory, **settings: Any
+) -> tuple[Harness, dispatcher_module.Dispatcher, dict[str, str]]:
+    """An app allowed to post to loopback, its dispatcher stopped (the test runs the
+    rounds itself), and an admin's headers."""
+    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True, **settings)
+    dispatcher = harness.app.state.webhook_dispatcher
+    await dispatcher.stop()
+    return harness, dispatcher, await admin_headers(harness)
+
+
 def verified(secret: str, request: Any) -> dict[str, Any]:
     """What a receiver using the Standard Webhooks library accepts."""
     payload: dict[str, Any] = Webhook(secret).verify(request.body, request.headers)
@@ -260,10 +271,7 @@ async def test_test_event_and_unknown_endpoint(loopback: Harness, receiver: Rece
 async def test_failures_retry_with_backoff_then_fail(
     make_harness: HarnessFactory, receiver: Receiver
 ) -> None:
-    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True, WEBHOOK_MAX_ATTEMPTS=3)
-    dispatcher = harness.app.state.webhook_dispatcher
-    await dispatcher.stop()  # this test drives the rounds itself
-    headers = await admin_headers(harness)
+    harness, dispatcher, headers = await driven(make_harness, WEBHOOK_MAX_ATTEMPTS=3)
     created = await create_endpoint(harness, headers, receiver.url, ["password_changed"])
     receiver.replies.extend([500, 503, 500, 500])
     await harness.client.post(f"{HOOKS}/{created['id']}/test", headers=headers)
@@ -457,10 +465,7 @@ async def test_rotating_a_secret_that_no_longer_decrypts_mends_the_endpoint(
 async def test_one_attempt_raising_leaves_the_rest_of_the_round_recorded(
     make_harness: HarnessFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
-    dispatcher = harness.app.state.webhook_dispatcher
-    await dispatcher.stop()  # this test drives the rounds itself
-    headers = await admin_headers(harness)
+    harness, dispatcher, headers = await driven(make_harness)
     good = await create_endpoint(harness, headers, receiver.url + "?good", ["*"])
     bad = await create_endpoint(harness, headers, receiver.url + "?bad", ["*"])
     send = outbound.post_pinned
@@ -486,10 +491,7 @@ async def test_a_round_checks_each_endpoint_once(
 ) -> None:
     """Several messages to one endpoint in one round: its address is resolved and
     checked once, and every message goes to that address, signed."""
-    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
-    dispatcher = harness.app.state.webhook_dispatcher
-    await dispatcher.stop()  # this test drives the rounds itself
-    headers = await admin_headers(harness)
+    harness, dispatcher, headers = await driven(make_harness)
     created = await create_endpoint(harness, headers, receiver.url, ["*"])
     resolve = outbound.resolve
     resolved: list[str] = []
@@ -514,10 +516,7 @@ async def test_a_round_checks_each_endpoint_once(
 async def test_an_endpoint_whose_host_answers_slowly_holds_up_only_itself(
     make_harness: HarnessFactory, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    harness = await make_harness(WEBHOOK_ALLOW_PRIVATE_URLS=True)
-    dispatcher = harness.app.state.webhook_dispatcher
-    await dispatcher.stop()  # this test drives the rounds itself
-    headers = await admin_headers(harness)
+    harness, dispatcher, headers = await driven(make_harness)
     slow = await create_endpoint(harness, headers, receiver.url + "?slow", ["*"])
     fast = await create_endpoint(harness, headers, receiver.url + "?fast", ["*"])
     resolve = outbound.resolve
