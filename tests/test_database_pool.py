@@ -79,6 +79,8 @@ async def test_a_write_that_raises_leaves_nothing_and_no_connection(harness: Har
         connection.execute(sa.insert(events).values(**row))
         raise RuntimeError("after the insert")
 
+    await harness.app.state.webhook_dispatcher.stop()  # its polls use the pool too
+    await harness.settle()
     with pytest.raises(RuntimeError, match="after the insert"):
         await harness.ctx.write(insert_then_fail)
     assert harness.ctx.engine.pool.checkedout() == 0
